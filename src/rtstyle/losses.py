@@ -1,0 +1,39 @@
+"""Perceptual losses of Johnson et al. 2016 (content, Gram-matrix style, total variation)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of (B, C, H, W) features, normalised by C*H*W: (B, C, C)."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)
+    # computed in float32 even under autocast: the sums over H*W overflow half precision
+    f = f.float()
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(features_y: torch.Tensor, features_x: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(features_y.float(), features_x.float())
+
+
+def style_loss(features_y: Sequence[torch.Tensor], grams_style: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Sum over layers of the MSE between the Gram matrices of the output and the style
+    image's (``grams_style`` has batch 1 and is broadcast over the batch)."""
+    loss = features_y[0].new_zeros((), dtype=torch.float32)
+    for fy, gs in zip(features_y, grams_style):
+        gy = gram_matrix(fy)
+        loss = loss + F.mse_loss(gy, gs.expand_as(gy))
+    return loss
+
+
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic TV)."""
+    img = img.float()
+    dh = (img[..., 1:, :] - img[..., :-1, :]).abs().mean()
+    dw = (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+    return dh + dw

@@ -1,0 +1,10 @@
+"""Style networks: reusable layers, TransformerNet, and named presets.
+
+This package knows nothing of files, devices, training or ONNX; one definition serves
+training, inference and export.
+"""
+
+from .transformer import ArchConfig, TransformerNet
+from .registry import PRESETS, build_model, get_preset, preset_names
+
+__all__ = ["ArchConfig", "TransformerNet", "PRESETS", "build_model", "get_preset", "preset_names"]

@@ -1,0 +1,148 @@
+"""A frame's journey: source -> resize -> stylize -> sink, for each kind of input.
+
+Each function returns a small summary dict (what the CLI prints with ``--json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .errors import RtStyleError
+from .media import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    Camera,
+    VideoReader,
+    VideoWriter,
+    Window,
+    display_available,
+    draw_fps,
+    list_images,
+    read_image,
+    write_image,
+)
+from .stylizer import Stylizer
+
+
+def _bar(progress: bool, **kwargs) -> tqdm:
+    return tqdm(disable=not progress, dynamic_ncols=True, file=sys.stderr, **kwargs)
+
+
+def default_output(src: Path, kind: str) -> Path:
+    """``photo.jpg`` -> ``photo_stylized.jpg``; ``clip.avi`` -> ``clip_stylized.mp4``;
+    ``photos/`` -> ``photos_stylized/``."""
+    if kind == "folder":
+        return src.with_name(src.name + "_stylized")
+    suffix = ".mp4" if kind == "video" else src.suffix
+    return src.with_name(f"{src.stem}_stylized{suffix}")
+
+
+def _check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
+    if dst.suffix.lower() not in allowed:
+        raise RtStyleError(f"output {dst} must be {what} ({', '.join(sorted(allowed))})")
+
+
+def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
+    if dst.is_dir():
+        dst = dst / src.name
+    _check_output_ext(dst, IMAGE_EXTS, "an image file")
+    frame = read_image(src)
+    t0 = time.perf_counter()
+    out = stylizer.stylize_frame(frame)
+    seconds = time.perf_counter() - t0
+    write_image(dst, out)
+    return {"input": str(src), "output": str(dst), "kind": "image", "size": [out.shape[1], out.shape[0]],
+            "seconds": round(seconds, 4)}
+
+
+def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
+    files = list_images(src, recursive=True)
+    if not files:
+        raise RtStyleError(f"no images found under {src}")
+    if dst.exists() and not dst.is_dir():
+        raise RtStyleError(f"output {dst} must be a folder when the input is a folder")
+    failed: list[str] = []
+    t0 = time.perf_counter()
+    for path in _bar(progress, iterable=files, unit="img", desc="stylizing"):
+        target = dst / path.relative_to(src)
+        try:
+            write_image(target, stylizer.stylize_frame(read_image(path)))
+        except RtStyleError as e:
+            tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
+            failed.append(str(path))
+    summary = {"input": str(src), "output": str(dst), "kind": "folder", "images": len(files) - len(failed),
+               "failed": failed, "seconds": round(time.perf_counter() - t0, 3)}
+    if len(failed) == len(files):
+        raise RtStyleError(f"none of the {len(files)} images under {src} could be read")
+    return summary
+
+
+def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
+    """Decode, stylize and encode a video; keeps frame count, frame rate and audio."""
+    _check_output_ext(dst, VIDEO_EXTS, "a video file")
+    t0 = time.perf_counter()
+    frames = 0
+    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+        bar = _bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
+        with bar:
+            for frame in reader:
+                writer.write(stylizer.stylize_frame(frame, multiple=2))
+                frames += 1
+                bar.update(1)
+        if frames == 0:
+            raise RtStyleError(f"{src} contains no video frames")
+    seconds = time.perf_counter() - t0
+    return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
+            "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2)}
+
+
+def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
+                   show: bool | None = None, max_frames: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Stylize a live camera or stream: show it in a window (with FPS) where a display
+    exists, and/or record it to ``output``. ``q`` or Esc in the window quits, Ctrl-C too."""
+    if show is None:
+        show = display_available()
+    if show and not display_available():
+        raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
+    if not show and output is None:
+        raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
+    if output is not None:
+        _check_output_ext(output, VIDEO_EXTS, "a video file")
+    frames, fps = 0, 0.0
+    t0 = last = time.perf_counter()
+    with Camera(source) as camera, \
+            (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer:
+        window = Window("rtstyle - q to quit") if show else None
+        bar = _bar(progress and not show, unit="frame", desc="stylizing")
+        try:
+            for frame in camera:
+                out = stylizer.stylize_frame(frame, multiple=2)
+                now = time.perf_counter()
+                inst = 1.0 / max(now - last, 1e-6)
+                fps = inst if frames == 0 else 0.9 * fps + 0.1 * inst  # smoothed for display
+                last = now
+                frames += 1
+                if writer is not None:
+                    writer.write(out)
+                if window is not None and not window.show(draw_fps(out, fps)):
+                    break
+                bar.update(1)
+                if max_frames and frames >= max_frames:
+                    break
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends a live session normally: the recording is finished below
+        finally:
+            bar.close()
+            if window is not None:
+                window.close()
+        if frames == 0:
+            raise RtStyleError(f"no frames could be read from {source}")
+    seconds = time.perf_counter() - t0
+    return {"input": str(source), "output": str(output) if output else None, "kind": "stream", "frames": frames,
+            "seconds": round(seconds, 3), "throughput_fps": round(frames / max(seconds, 1e-9), 2)}

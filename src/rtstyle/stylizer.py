@@ -1,0 +1,61 @@
+"""The Python API: ``Stylizer.load(path).stylize(image)``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from .media import resize_shorter
+from .runtime import Backend, load_backend
+
+ImageLike = TypeVar("ImageLike", Image.Image, np.ndarray)
+
+
+class Stylizer:
+    """Applies one style model to images or video frames.
+
+    >>> from rtstyle import Stylizer
+    >>> stylizer = Stylizer.load("checkpoints/model.pth", device="auto")
+    >>> out = stylizer.stylize(Image.open("photo.jpg"))      # PIL in, PIL out
+    >>> frame_out = stylizer.stylize(frame)                 # HxWx3 uint8 array in, array out
+    """
+
+    def __init__(self, backend: Backend, image_size: int | None = None):
+        self.backend = backend
+        self.image_size = image_size
+
+    @classmethod
+    def load(cls, model: str | os.PathLike, device: str = "auto", image_size: int | None = None) -> "Stylizer":
+        """Load a model file (an rtstyle checkpoint or a fast_neural_style state dict).
+        ``image_size``: resize inputs so their shorter side has this many pixels first."""
+        return cls(load_backend(model, device), image_size)
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.backend.meta
+
+    def stylize_frame(self, frame: np.ndarray, multiple: int = 1) -> np.ndarray:
+        """HxWx3 uint8 RGB -> HxWx3 uint8 RGB, resized first so the shorter side is
+        ``image_size`` (if set) and both sides are multiples of ``multiple`` (2 for H.264)."""
+        if self.image_size or multiple > 1:
+            frame = resize_shorter(frame, self.image_size, multiple=multiple)
+        return self.backend(frame)
+
+    def stylize(self, image: ImageLike) -> ImageLike:
+        """Stylize a PIL image or an HxWx3 uint8 RGB array; returns the same kind."""
+        if isinstance(image, Image.Image):
+            return Image.fromarray(self.stylize_frame(np.asarray(image.convert("RGB"))))
+        if isinstance(image, np.ndarray):
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected an HxWx3 uint8 RGB array, got shape {image.shape} dtype {image.dtype}")
+            return self.stylize_frame(image)
+        raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+
+    __call__ = stylize

@@ -1,0 +1,100 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from rtstyle import checkpoint
+from rtstyle.errors import RtStyleError
+from rtstyle.training import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(content_dir, style_image, vgg_weights, out, **kw):
+    base = dict(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
+                vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
+                log_interval=0, checkpoint_interval=0, progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_training_run_lowers_the_loss(tmp_path, content_dir, style_image, vgg_weights):
+    losses = []
+    trainer = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path, epochs=6, lr=1e-2))
+    path = trainer.run(on_step=lambda step, l: losses.append(l["total"]))
+    assert len(losses) == 18  # 6 images / batch 2 * 6 epochs
+    assert sum(losses[-3:]) < 0.5 * sum(losses[:3])
+    model, meta = checkpoint.load_model(path)
+    assert meta["steps"] == 18 and meta["style_image"] == "style.png"
+    assert meta["train_args"]["lr"] == 1e-2 and meta["arch"]["name"] == "classic"
+
+
+def test_resume_continues_exactly(tmp_path, content_dir, style_image, vgg_weights):
+    straight = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "a", max_steps=4))
+    straight.run()
+    first = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "b", max_steps=2))
+    first.run()
+    resumed = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "b", max_steps=4, resume="auto"))
+    assert resumed.step == 2
+    resumed.run()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    assert checkpoint.load_model(tmp_path / "b" / "model.pth")[1]["steps"] == 4
+
+
+def test_unreadable_images_are_skipped_and_counted(tmp_path, style_image, vgg_weights, capsys):
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40), (i * 80, 100, 50)).save(folder / f"ok{i}.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "notes.txt").write_text("not an image")
+    trainer = Trainer(_cfg(folder, style_image, vgg_weights, tmp_path / "out"))
+    trainer.run()
+    assert len(trainer.files) == 4 and trainer.skipped == {0}  # broken.jpg sorts first
+    assert "skipped 1 unreadable content image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("problem", ["empty-folder", "missing-style", "missing-folder"])
+def test_bad_inputs_fail_before_any_work(tmp_path, content_dir, style_image, vgg_weights, problem):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here")
+    kw = {"empty-folder": dict(content_dir=empty), "missing-style": dict(style_image=tmp_path / "nope.jpg"),
+          "missing-folder": dict(content_dir=tmp_path / "nowhere")}[problem]
+    args = dict(content_dir=content_dir, style_image=style_image, vgg_weights=vgg_weights, out=tmp_path / "o")
+    args.update(kw)
+    with pytest.raises(RtStyleError):
+        Trainer(_cfg(**args))
+    assert not (tmp_path / "o").exists()
+
+
+def test_original_train_py_interface(tmp_path, content_dir, style_image, vgg_weights):
+    """`python train.py ... --save-model-dir ./checkpoints` writes checkpoints/model.pth."""
+    cmd = [sys.executable, str(ROOT / "train.py"), "--content-dir", str(content_dir), "--style-image",
+           str(style_image), "--batch-size", "2", "--epochs", "2", "--save-model-dir", "./checkpoints",
+           "--vgg-weights", vgg_weights, "--image-size", "32", "--workers", "0", "--device", "cpu"]
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    model, meta = checkpoint.load_model(tmp_path / "checkpoints" / "model.pth")
+    assert meta["steps"] == 6 and "training" not in torch.load(tmp_path / "checkpoints" / "model.pth",
+                                                               weights_only=True)
+
+
+def test_train_without_vgg_weights_offline_is_one_clear_error(tmp_path, content_dir, style_image):
+    env = {"TORCH_HOME": str(tmp_path / "th"), "PATH": "/usr/bin:/bin", "https_proxy": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9"}
+    env = {**os.environ, **env}
+    env.pop("NO_PROXY", None), env.pop("no_proxy", None)
+    r = subprocess.run([sys.executable, "-m", "rtstyle.cli", "train", "--content-dir", str(content_dir),
+                        "--style-image", str(style_image), "--save-model-dir", str(tmp_path / "c")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2
+    lines = [l for l in r.stderr.splitlines() if l.startswith("rtstyle: error")]
+    assert len(lines) == 1 and "--vgg-weights" in lines[0] and "vgg16-397923af.pth" in lines[0]
+    assert "Traceback" not in r.stderr
