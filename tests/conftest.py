@@ -55,3 +55,53 @@ def style_image(tmp_path_factory):
     stripes = (np.indices((40, 40)).sum(0) // 4 % 2)[..., None] * rng.uniform(0, 255, 3)
     Image.fromarray(stripes.astype(np.uint8)).save(path)
     return path
+
+
+def make_clip(path, frames: int = 12, fps: int = 12, size: tuple[int, int] = (64, 48), audio: bool = True):
+    """A short H.264 clip of a moving pattern, with a 440 Hz AAC tone as long as the video."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = None
+        if audio:
+            a = out.add_stream("aac", rate=44100)
+            a.layout = "mono"
+        for i in range(frames):
+            img = make_photo(h, w, seed=0)
+            img = np.roll(img, 2 * i, axis=1)
+            for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        if a is not None:
+            n = int(44100 * frames / fps)
+            t = np.arange(n) / 44100
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            for start in range(0, n, 1024):
+                af = av.AudioFrame.from_ndarray(samples[:, start:start + 1024].copy(), format="fltp", layout="mono")
+                af.sample_rate, af.pts = 44100, start
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode():
+                out.mux(p)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory):
+    """A classic model with seeded random weights (mechanics only, not a style)."""
+    from rtstyle import checkpoint
+    from rtstyle.models import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.pth"
+    checkpoint.save_model(build_model("classic"), path, {"style_image": "random"})
+    return path

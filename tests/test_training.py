@@ -34,11 +34,13 @@ def test_short_training_run_lowers_the_loss(tmp_path, content_dir, style_image, 
 
 
 def test_resume_continues_exactly(tmp_path, content_dir, style_image, vgg_weights):
-    straight = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "a", max_steps=4))
+    """2 steps + resume 2 steps == 4 straight steps (3 steps an epoch: crosses an epoch)."""
+    cfg = dict(content_dir=content_dir, style_image=style_image, vgg_weights=vgg_weights, epochs=2)
+    straight = Trainer(_cfg(out=tmp_path / "a", max_steps=4, **cfg))
     straight.run()
-    first = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "b", max_steps=2))
-    first.run()
-    resumed = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "b", max_steps=4, resume="auto"))
+    assert straight.step == 4
+    Trainer(_cfg(out=tmp_path / "b", max_steps=2, **cfg)).run()
+    resumed = Trainer(_cfg(out=tmp_path / "b", max_steps=4, resume="auto", **cfg))
     assert resumed.step == 2
     resumed.run()
     a, b = straight.model.state_dict(), resumed.model.state_dict()

@@ -18,7 +18,7 @@ from .media import list_images, read_image, resize_shorter
 
 def to_tensor(frame: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 RGB -> 3xHxW float32 in [0, 255] (the style network's range)."""
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float()
+    return torch.from_numpy(np.array(frame, dtype=np.float32)).permute(2, 0, 1)
 
 
 def find_content_images(folder: str | os.PathLike) -> list[Path]:

@@ -79,15 +79,16 @@ class TransformerNet(nn.Module):
     def res_blocks(self):
         return [getattr(self, f"res{i}") for i in range(1, self.config.num_res_blocks + 1)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
+    def aligned_padding(self, h: int, w: int) -> tuple[int, int]:
+        """Bottom/right padding that makes an HxW input acceptable to :meth:`forward_aligned`:
+        sides that are multiples of the downsampling factor, and at least 2 pixels at the
+        lowest resolution (reflection padding needs that)."""
         m = self.config.downsample_factor
-        # pad to a multiple of the downsampling factor, and to at least 2 pixels at the
-        # lowest resolution (reflection padding needs that)
-        pad_h, pad_w = max((-h) % m, 2 * m - h), max((-w) % m, 2 * m - w)
-        if pad_h or pad_w:
-            # replicate, not reflect: reflection needs the pad to be smaller than the side
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return max((-h) % m, 2 * m - h), max((-w) % m, 2 * m - w)
+
+    def forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
+        """The network proper, for inputs whose sides are multiples of the downsampling
+        factor (this is what gets exported to ONNX, with dynamic height and width)."""
         y = self.relu(self.in1(self.conv1(x)))
         y = self.relu(self.in2(self.conv2(y)))
         y = self.relu(self.in3(self.conv3(y)))
@@ -95,7 +96,15 @@ class TransformerNet(nn.Module):
             y = block(y)
         y = self.relu(self.in4(self.deconv1(y)))
         y = self.relu(self.in5(self.deconv2(y)))
-        y = self.deconv3(y)
+        return self.deconv3(y)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        pad_h, pad_w = self.aligned_padding(h, w)
+        if pad_h or pad_w:
+            # edge-replicated: reflection would need the pad to be smaller than the side
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        y = self.forward_aligned(x)
         if pad_h or pad_w:
             y = y[..., :h, :w]
         return y

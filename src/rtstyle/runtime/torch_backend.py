@@ -34,7 +34,7 @@ class TorchBackend:
 
     @torch.inference_mode()
     def run_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """Bx3xHxW float in [0, 255] -> the same, clamped."""
+        """Bx3xHxW float in [0, 255] -> the same, clamped and rounded."""
         x = x.to(self.torch_device, non_blocking=True)
         if self.torch_device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
@@ -42,9 +42,9 @@ class TorchBackend:
                else contextlib.nullcontext())
         with ctx:
             y = self.model(x)
-        return y.float().clamp_(0, 255)
+        return y.float().clamp_(0, 255).round_()
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).unsqueeze(0).float()
+        x = torch.from_numpy(np.array(frame, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
         y = self.run_tensor(x)
-        return y[0].round_().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+        return y[0].to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()

@@ -1,0 +1,455 @@
+"""media.py: images, video (with audio), cameras, display helpers. Every input is made
+here, in tmp_path: small images with Pillow, 2-second 64x48 clips with PyAV."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from rtstyle import media
+from rtstyle.errors import RtStyleError
+from rtstyle.media import (Camera, VideoReader, VideoWriter, Window, display_available, draw_fps, input_kind,
+                           list_images, read_image, resize_shorter, write_image)
+
+FPS, FRAMES, W, H, RATE = 12, 24, 64, 48, 44100
+RED, BLUE = (255, 0, 0), (0, 128, 255)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def pattern(i: int = 0, h: int = H, w: int = W) -> np.ndarray:
+    """Red top-left quadrant, blue bottom-right, a white bar moving with ``i``."""
+    f = np.full((h, w, 3), 60, np.uint8)
+    f[: h // 2, : w // 2] = RED
+    f[h // 2:, w // 2:] = BLUE
+    f[:, (3 * i) % w] = 255
+    return f
+
+
+def make_clip(path: Path, audio: str | None = None, rotation: int | None = None, frames: int = FRAMES,
+              channels: int = 2) -> Path:
+    """A clip made with PyAV directly (not with VideoWriter): H.264, and optionally a
+    sine-wave audio track in ``audio`` as long as the video."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        if rotation is not None:
+            v.set_display_rotation(rotation)
+        a = None
+        if audio:
+            a = c.add_stream(audio, rate=RATE)
+            a.layout = "stereo" if channels == 2 else "mono"
+        for i in range(frames):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24")))
+        c.mux(v.encode())
+        if a is not None:  # float samples; the encoder converts them to its own format
+            t = np.arange(round(RATE * frames / FPS)) / RATE
+            wave = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t))[None], channels, axis=0).astype(np.float32)
+            for start in range(0, len(t), 1024):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start:start + 1024]), format="fltp",
+                                                   layout=a.layout.name)
+                frame.sample_rate, frame.pts = RATE, start
+                c.mux(a.encode(frame))
+            c.mux(a.encode())
+    return path
+
+
+def probe(path: Path) -> dict:
+    """Decode every stream fully; what a player would get."""
+    out: dict = {}
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(v)]
+        out.update(frames=len(frames), first=frames[0], fps=v.average_rate, size=(v.width, v.height))
+    with av.open(str(path)) as c:
+        if c.streams.audio:
+            a = c.streams.audio[0]
+            samples = sum(f.samples for f in c.decode(a))
+            out.update(audio=a.codec_context.codec.canonical_name, audio_seconds=samples / a.codec_context.sample_rate)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("clips")
+    return {
+        "aac": make_clip(root / "aac.mp4", "aac"),
+        "pcm": make_clip(root / "pcm.mkv", "pcm_s16le", channels=1),
+        "mp3": make_clip(root / "mp3.mkv", "libmp3lame"),
+        "silent": make_clip(root / "silent.mp4"),
+        "rotated": make_clip(root / "rotated.mp4", rotation=90),
+    }
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+# --------------------------------------------------------------------------- images
+
+
+@pytest.mark.parametrize("ext,lossless", [(".png", True), (".bmp", True), (".tif", True), (".tiff", True),
+                                          (".jpg", False), (".jpeg", False), (".webp", False)])
+def test_image_round_trip(tmp_path, ext, lossless):
+    frame = pattern(5)
+    path = tmp_path / "deep" / "er" / f"out{ext}"  # parents are created
+    write_image(path, frame)
+    back = read_image(path)
+    assert back.shape == frame.shape and back.dtype == np.uint8
+    diff = np.abs(back.astype(int) - frame).mean()
+    assert diff == 0 if lossless else diff < 8
+    assert leftovers(path.parent) == []
+
+
+def test_read_image_converts_every_mode_to_rgb(tmp_path):
+    gray = Image.fromarray(np.tile(np.arange(0, 256, 4, dtype=np.uint8), (8, 1)), "L")
+    gray.save(tmp_path / "gray.png")
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 255))
+    rgba.putpixel((0, 0), (0, 0, 0, 0))  # transparent: composited over white
+    rgba.save(tmp_path / "rgba.png")
+    Image.new("CMYK", (4, 4), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")
+    Image.new("RGB", (4, 4), BLUE).convert("P", palette=Image.Palette.ADAPTIVE).save(tmp_path / "pal.png")
+    Image.fromarray(np.array([[0, 32768, 65535]], np.uint16)).save(tmp_path / "deep.png")  # 16-bit gray
+
+    for name in ("gray.png", "rgba.png", "cmyk.jpg", "pal.png", "deep.png"):
+        img = read_image(tmp_path / name)
+        assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8, name
+    g = read_image(tmp_path / "gray.png")
+    assert (g[..., 0] == g[..., 1]).all() and g[0, 10, 0] == 40
+    assert read_image(tmp_path / "rgba.png")[0, 0].tolist() == [255, 255, 255]
+    assert read_image(tmp_path / "rgba.png")[1, 1].tolist() == [255, 0, 0]
+    assert np.abs(read_image(tmp_path / "cmyk.jpg")[1, 1].astype(int) - RED).max() < 10
+    assert read_image(tmp_path / "pal.png")[0, 0].tolist() == list(BLUE)
+    assert read_image(tmp_path / "deep.png")[0, :, 0].tolist() == [0, 128, 255]  # scaled, not clipped
+
+
+def test_read_image_applies_exif_orientation(tmp_path):
+    img = Image.fromarray(pattern(0, h=20, w=40))  # red in the top-left quadrant
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    img.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    out = read_image(tmp_path / "phone.jpg")
+    assert out.shape == (40, 20, 3)
+    assert out[5, 15, 0] > 200 and out[5, 15, 2] < 60  # red now top-right
+    assert out[5, 3, 0] < 120
+
+
+def test_read_image_bad_inputs(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("not an image at all\n")
+    write_image(tmp_path / "whole.png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    write_image(tmp_path / "whole.jpg", pattern(1))
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "folder.png").mkdir()
+    for name in ("missing.png", "empty.png", "text.jpg", "cut.png", "cut.jpg", "folder.png"):
+        with pytest.raises(RtStyleError, match=name.replace(".", r"\.")):
+            read_image(tmp_path / name)
+
+
+def test_write_image_errors_leave_nothing(tmp_path, monkeypatch):
+    frame = pattern()
+    with pytest.raises(RtStyleError, match="unknown image extension"):
+        write_image(tmp_path / "out.xyz", frame)
+    (tmp_path / "file").write_text("a regular file")
+    with pytest.raises(RtStyleError, match="cannot write"):
+        write_image(tmp_path / "file" / "out.png", frame)
+    with pytest.raises(ValueError):
+        write_image(tmp_path / "out.png", frame[..., 0])
+
+    def failing_save(self, *args, **kwargs):
+        Path(args[0]).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(RtStyleError, match="disk full"):
+        write_image(tmp_path / "out.png", frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_list_images(tmp_path):
+    for rel in ("b.png", "a.JPG", "notes.txt", "clip.mp4", ".hidden.png", "sub/c.webp", "sub/deeper/d.tiff",
+                ".cache/e.png", "sub/f.jpeg.bak"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    rel = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
+    assert rel == ["a.JPG", "b.png", "sub/c.webp", "sub/deeper/d.tiff"]
+    assert [p.name for p in list_images(tmp_path, recursive=False)] == ["a.JPG", "b.png"]
+    with pytest.raises(RtStyleError):
+        list_images(tmp_path / "nope")
+
+
+def test_input_kind(tmp_path, clips):
+    (tmp_path / "x.PNG").write_bytes(b"x")
+    (tmp_path / "x.txt").write_text("x")
+    assert input_kind(tmp_path / "x.PNG") == "image"
+    assert input_kind(clips["aac"]) == "video"
+    assert input_kind(tmp_path) == "folder"
+    with pytest.raises(RtStyleError, match="no such"):
+        input_kind(tmp_path / "missing.jpg")
+    with pytest.raises(RtStyleError, match="unsupported input"):
+        input_kind(tmp_path / "x.txt")
+
+
+@pytest.mark.parametrize("shape,size,multiple,expected", [
+    ((48, 64), None, 1, (48, 64)),
+    ((48, 64), 24, 1, (24, 32)),
+    ((64, 48), 32, 1, (43, 32)),        # portrait: the width is the shorter side
+    ((64, 48), 32, 2, (44, 32)),
+    ((49, 65), None, 2, (50, 66)),      # odd sides rounded to even, halves up
+    ((480, 640), 101, 2, (102, 136)),   # 101 x 134.67 -> even
+    ((10, 20), 40, 1, (40, 80)),        # enlarging
+    ((3, 1000), 1, 1, (1, 333)),
+    ((5, 5), 7, 4, (8, 8)),
+])
+def test_resize_shorter(shape, size, multiple, expected):
+    frame = np.random.default_rng(0).integers(0, 255, (*shape, 3), np.uint8)
+    out = resize_shorter(frame, size, multiple)
+    assert out.shape == (*expected, 3) and out.dtype == np.uint8
+    if expected == shape:
+        assert out is frame
+
+
+def test_resize_shorter_rejects_nonsense():
+    with pytest.raises(ValueError):
+        resize_shorter(pattern(), 0)
+    with pytest.raises(ValueError):
+        resize_shorter(pattern(), 10, multiple=0)
+
+
+# --------------------------------------------------------------------------- video
+
+
+def test_rotation_mapping():
+    f = np.arange(6, dtype=np.uint8).reshape(2, 3, 1).repeat(3, axis=2)  # [[0 1 2], [3 4 5]]
+    assert media._rotate(f, 0) is f
+    ccw = media._rotate(f, 90)  # counter-clockwise: the right column becomes the top row
+    assert ccw[..., 0].tolist() == [[2, 5], [1, 4], [0, 3]] and ccw.flags.c_contiguous
+    assert media._rotate(f, -90)[..., 0].tolist() == [[3, 0], [4, 1], [5, 2]]
+    assert media._rotate(f, 270)[..., 0].tolist() == media._rotate(f, -90)[..., 0].tolist()
+    assert media._rotate(f, 180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
+    assert media._rotate(f, -180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
+
+
+def test_video_reader(clips):
+    with VideoReader(clips["aac"]) as r:
+        assert (r.width, r.height, r.fps, r.frame_count, r.has_audio) == (W, H, Fraction(FPS), FRAMES, True)
+        frames = list(r)
+    assert len(frames) == FRAMES and frames[0].shape == (H, W, 3) and frames[0].dtype == np.uint8
+    assert np.abs(frames[3].astype(int) - pattern(3)).mean() < 6
+    with VideoReader(clips["pcm"]) as r:  # Matroska: no frame count in the header, estimated
+        assert r.frame_count == FRAMES and not list(r)[0].shape != (H, W, 3)
+    with VideoReader(clips["silent"]) as r:
+        assert not r.has_audio
+
+
+def test_video_reader_applies_rotation(clips):
+    with VideoReader(clips["rotated"]) as r:
+        assert (r.width, r.height) == (H, W)
+        first = next(iter(r))
+    assert first.shape == (W, H, 3)
+    # 90 degrees counter-clockwise: the red top-left quadrant is now bottom-left.
+    assert first[W - 5, 5, 0] > 200 and first[W - 5, 5, 2] < 60
+    assert first[5, 5, 0] < 120
+
+
+@pytest.mark.parametrize("source,out_ext,audio_codec", [
+    ("aac", ".mp4", "aac"),          # copied
+    ("aac", ".mkv", "aac"),          # copied
+    ("mp3", ".mov", "mp3"),          # copied
+    ("pcm", ".mkv", "pcm_s16le"),    # copied: Matroska takes (nearly) anything
+    ("pcm", ".mp4", "aac"),          # transcoded
+    ("aac", ".webm", "opus"),        # transcoded
+    ("aac", ".avi", "mp3"),          # transcoded
+    ("silent", ".mp4", None),
+])
+def test_video_round_trip_keeps_frames_rate_and_audio(tmp_path, clips, source, out_ext, audio_codec):
+    src = clips[source]
+    dst = tmp_path / f"out{out_ext}"
+    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+        for frame in reader:
+            writer.write(frame)
+    got, want = probe(dst), probe(src)
+    assert got["frames"] == FRAMES and got["fps"] == FPS and got["size"] == (W, H)
+    assert np.abs(got["first"].astype(int) - want["first"]).mean() < 8  # colours survive
+    assert got.get("audio") == audio_codec
+    if audio_codec:
+        assert abs(got["audio_seconds"] - want["audio_seconds"]) < 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [dst.name]
+
+
+def test_audio_is_interleaved(tmp_path, clips):
+    dst = tmp_path / "out.mp4"
+    with VideoReader(clips["pcm"]) as reader, VideoWriter(dst, reader.fps, audio_from=clips["pcm"]) as writer:
+        for frame in reader:
+            writer.write(frame)
+    with av.open(str(dst)) as c:
+        order = "".join(p.stream.type[0] for p in c.demux() if p.size)
+    assert "v" in order[-FRAMES:] and "a" in order[:FRAMES]  # not all audio after all video
+
+
+def test_writer_sizes_rates_and_gif(tmp_path):
+    with VideoWriter(tmp_path / "odd.mp4", fps=Fraction(30000, 1001)) as w:
+        w.write(pattern(0, h=33, w=47))
+        w.write(pattern(1, h=40, w=40))  # another size: resized to the first
+    info = probe(tmp_path / "odd.mp4")
+    assert info["size"] == (48, 34) and info["frames"] == 2 and info["fps"] == Fraction(30000, 1001)
+
+    with VideoWriter(tmp_path / "anim.gif", fps=10.0) as w:
+        for i in range(5):
+            w.write(pattern(i, h=33, w=47))
+    with VideoReader(tmp_path / "anim.gif") as r:
+        frames = list(r)
+    assert len(frames) == 5 and frames[0].shape == (33, 47, 3) and r.fps == 10
+    assert np.abs(frames[2].astype(int) - pattern(2, h=33, w=47)).mean() < 4
+
+
+def test_writer_is_atomic(tmp_path, clips):
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(KeyError):
+        with VideoWriter(dst, FPS, audio_from=clips["aac"]) as w:
+            for i in range(5):
+                w.write(pattern(i))
+            assert leftovers(tmp_path) and not dst.exists()  # work happens under a temporary name
+            raise KeyError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+    w = VideoWriter(dst, FPS)
+    w.write(pattern())
+    w.abort()
+    w.close()  # a no-op after abort
+    assert list(tmp_path.iterdir()) == []
+
+    with pytest.raises(RtStyleError, match="no frames"):
+        with VideoWriter(dst, FPS):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_bad_outputs(tmp_path, clips):
+    (tmp_path / "file").write_text("a regular file")
+    with pytest.raises(RtStyleError, match="cannot write"):
+        VideoWriter(tmp_path / "file" / "out.mp4", FPS)
+    with pytest.raises(RtStyleError, match="unsupported video format"):
+        VideoWriter(tmp_path / "out.xyz", FPS)
+    with pytest.raises(RtStyleError, match="no such"):
+        VideoWriter(tmp_path / "out.mp4", FPS, audio_from=tmp_path / "missing.mp4")
+    with pytest.raises(RtStyleError, match="no nosuchcodec encoder"):
+        VideoWriter(tmp_path / "out.mp4", FPS, codec="nosuchcodec")
+    with pytest.raises(RtStyleError, match="cannot write"):  # the container refuses the codec
+        with VideoWriter(tmp_path / "out.webm", FPS, codec="libx264") as w:
+            w.write(pattern())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_video_reader_bad_inputs(tmp_path, clips):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("hello, I am not a video\n" * 20)
+    data = clips["aac"].read_bytes()  # PyAV wrote the index last: a cut file lacks it
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    with VideoReader(clips["aac"]) as r, VideoWriter(tmp_path / "fast.mp4", r.fps) as w:
+        for f in r:  # VideoWriter writes the index first (faststart): a cut file keeps it
+            w.write(f)
+    data = (tmp_path / "fast.mp4").read_bytes()
+    (tmp_path / "cutfast.mp4").write_bytes(data[: len(data) // 2])
+    with av.open(str(tmp_path / "sound.mka"), "w") as c:  # audio only
+        a = c.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="stereo")
+        frame.sample_rate = 8000
+        c.mux(a.encode(frame))
+        c.mux(a.encode())
+    (tmp_path / "folder.mp4").mkdir()
+    for name, msg in [("missing.mp4", "no such"), ("empty.mp4", "empty"), ("text.mp4", "not a video"),
+                      ("cut.mp4", "cut.mp4"), ("cutfast.mp4", "truncated"), ("sound.mka", "no video stream"),
+                      ("folder.mp4", "not a file")]:
+        with pytest.raises(RtStyleError, match=msg):
+            VideoReader(tmp_path / name)
+
+
+def test_decode_errors_mid_stream_become_rtstyle_errors(clips):
+    reader = VideoReader(clips["aac"])
+    real = reader._container
+
+    class Failing:  # the container's decoder failing after the first frame
+        def decode(self, *args):
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+        def close(self):
+            real.close()
+
+    reader._container = Failing()
+    reader._frames = reader._decode()
+    with pytest.raises(RtStyleError, match="cannot decode video .*aac.mp4"):
+        list(reader)
+    reader.close()
+
+
+# --------------------------------------------------------------------------- cameras, display
+
+
+def test_camera_reads_a_video_file(clips):
+    with Camera(str(clips["aac"])) as cam:
+        frames = list(cam)
+        assert cam.fps == FPS
+    assert len(frames) == FRAMES and frames[0].shape == (H, W, 3)
+    assert frames[0][5, 5, 0] > 200 and frames[0][5, 5, 2] < 60  # RGB, not BGR
+    with Camera(clips["silent"]) as cam:  # a Path works too
+        assert sum(1 for _ in cam) == FRAMES
+
+
+def test_camera_that_cannot_open(tmp_path):
+    with pytest.raises(RtStyleError, match="cannot open camera/stream .*missing.mp4"):
+        Camera(str(tmp_path / "missing.mp4"))
+    (tmp_path / "text.mp4").write_text("not a video")
+    with pytest.raises(RtStyleError, match="cannot open camera/stream"):
+        Camera(str(tmp_path / "text.mp4"))
+    with pytest.raises(RtStyleError, match="cannot open camera/stream 97"):
+        Camera("97")
+
+
+@pytest.mark.parametrize("platform,env,expected", [
+    ("darwin", {}, True), ("win32", {}, True), ("linux", {}, False),
+    ("linux", {"DISPLAY": ":0"}, True), ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, True),
+])
+def test_display_available(monkeypatch, platform, env, expected):
+    monkeypatch.setattr(media.sys, "platform", platform)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert display_available() is expected
+
+
+def test_window_without_display(monkeypatch):
+    monkeypatch.setattr(media.sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(RtStyleError, match="no display"):
+        Window("test")
+
+
+def test_headless_opencv_is_detected():
+    import cv2
+
+    gui = [line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
+    if gui and gui[0].split(":", 1)[1].strip() == "NONE":
+        assert media._opencv_has_gui() is False
+
+
+def test_draw_fps():
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    out = draw_fps(frame, 23.456)
+    assert out.shape == frame.shape and out is not frame
+    assert (frame == 90).all()  # the input is untouched
+    corner = out[:40, :100]
+    assert (corner.min(axis=2) > 220).any() and (corner.max(axis=2) < 30).any()  # white text, dark outline
+    assert (out[60:, :] == 90).all()

@@ -1,0 +1,141 @@
+"""Stylizing through the CLI, the original inference.py interface and the Python API."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_clip, make_photo
+from rtstyle import Stylizer
+from rtstyle.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run([sys.executable, "-m", "rtstyle.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=cwd)
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(video=0))
+        audio = [s for s in c.streams.audio]
+        return {"frames": frames, "fps": v.average_rate, "size": (v.width, v.height),
+                "audio": audio[0].codec_context.name if audio else None,
+                "audio_seconds": float(audio[0].duration * audio[0].time_base) if audio and audio[0].duration else None}
+
+
+def test_api_takes_pil_and_arrays_and_returns_the_same_kind(model_path):
+    stylizer = Stylizer.load(model_path, device="cpu")
+    arr = make_photo(37, 53, seed=1)
+    out = stylizer.stylize(arr)
+    assert isinstance(out, np.ndarray) and out.shape == (37, 53, 3) and out.dtype == np.uint8
+    pil = stylizer.stylize(Image.fromarray(arr).convert("RGBA"))
+    assert isinstance(pil, Image.Image) and pil.size == (53, 37) and pil.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(pil), out)
+    # the same result as the network itself, clamped and rounded
+    with torch.no_grad():
+        ref = stylizer.backend.model(torch.from_numpy(arr).permute(2, 0, 1)[None].float())
+    ref = ref[0].clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+    assert np.abs(ref.astype(int) - out).max() <= 1
+    small = Stylizer.load(model_path, device="cpu", image_size=20).stylize(arr)
+    assert min(small.shape[:2]) == 20
+    with pytest.raises(ValueError):
+        stylizer.stylize(np.zeros((4, 4), np.uint8))
+
+
+def test_image_and_folder(tmp_path, model_path):
+    Image.fromarray(make_photo(30, 41, 2)).save(tmp_path / "a.png")
+    (tmp_path / "dir" / "sub").mkdir(parents=True)
+    for i, name in enumerate(["x.jpg", "sub/y.png"]):
+        Image.fromarray(make_photo(24, 32, i)).save(tmp_path / "dir" / name)
+    r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "a.png", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["output"] == str(tmp_path / "a_stylized.png")
+    assert Image.open(tmp_path / "a_stylized.png").size == (41, 30)
+    r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "dir", "--output", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == \
+        ["sub/y.png", "x.jpg"]
+
+
+def test_video_round_trip_keeps_frames_rate_and_audio(tmp_path, model_path, clip):
+    """The original interface: python inference.py --model M --input in.mp4 --output out.mp4"""
+    out = tmp_path / "stylized_video.mp4"
+    r = subprocess.run([sys.executable, str(ROOT / "inference.py"), "--model", str(model_path), "--input",
+                        str(clip), "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    src, dst = probe(clip), probe(out)
+    assert dst["frames"] == src["frames"] == 12
+    assert dst["fps"] == src["fps"] and dst["size"] == src["size"]
+    assert dst["audio"] == "aac" and abs(dst["audio_seconds"] - src["audio_seconds"]) < 0.1
+    assert [p.name for p in tmp_path.iterdir()] == ["stylized_video.mp4"]
+
+
+def test_video_image_size_rounds_to_even(tmp_path, model_path, clip):
+    out = tmp_path / "small.mkv"
+    assert main(["stylize", "--model", str(model_path), "--input", str(clip), "--output", str(out),
+                 "--image-size", "25"]) == 0
+    info = probe(out)
+    assert info["size"] == (34, 26) and info["frames"] == 12  # 64x48 -> 33.3x25 -> even sides
+
+
+def test_webcam_loop_records_a_stream(tmp_path, model_path, clip):
+    """The capture loop, fed a video file in place of a camera, with no display."""
+    out = tmp_path / "rec.mp4"
+    r = run_cli("stylize", "--model", model_path, "--webcam", clip, "--output", out, "--image-size", "32")
+    assert r.returncode == 0, r.stderr
+    info = probe(out)
+    assert info["frames"] == 12 and min(info["size"]) == 32
+
+
+def test_webcam_without_display_or_output_is_an_error(model_path, clip):
+    r = run_cli("stylize", "--model", model_path, "--webcam", clip)
+    assert r.returncode == 2 and "no display" in r.stderr and "Traceback" not in r.stderr
+
+
+def _bad_cases(tmp, model_path, clip):
+    (tmp / "empty.jpg").write_bytes(b"")
+    (tmp / "text.mp4").write_text("this is not a video\n" * 10)
+    photo = tmp / "photo.jpg"
+    Image.fromarray(make_photo(64, 64, 3)).save(photo)
+    (tmp / "trunc.jpg").write_bytes(photo.read_bytes()[:300])
+    (tmp / "trunc.mp4").write_bytes(Path(clip).read_bytes()[:1500])
+    (tmp / "notamodel.pth").write_text("hello")
+    (tmp / "afile").write_text("x")
+    m = str(model_path)
+    return {
+        "missing input": (["--model", m, "--input", tmp / "missing.jpg"], tmp / "o1.jpg"),
+        "empty image": (["--model", m, "--input", tmp / "empty.jpg"], tmp / "o2.jpg"),
+        "truncated image": (["--model", m, "--input", tmp / "trunc.jpg"], tmp / "o3.jpg"),
+        "text as video": (["--model", m, "--input", tmp / "text.mp4"], tmp / "o4.mp4"),
+        "truncated video": (["--model", m, "--input", tmp / "trunc.mp4"], tmp / "o5.mp4"),
+        "not a model": (["--model", tmp / "notamodel.pth", "--input", photo], tmp / "o6.jpg"),
+        "missing model": (["--model", tmp / "nomodel.pth", "--input", photo], tmp / "o7.jpg"),
+        "unwritable output": (["--model", m, "--input", photo], tmp / "afile" / "o8.jpg"),
+        "wrong output type": (["--model", m, "--input", clip], tmp / "o9.jpg"),
+        "no camera": (["--model", m, "--webcam", "/dev/video-none"], tmp / "o10.mp4"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing input", "empty image", "truncated image", "text as video",
+                                  "truncated video", "not a model", "missing model", "unwritable output",
+                                  "wrong output type", "no camera"])
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, model_path, clip, case):
+    args, output = _bad_cases(tmp_path, model_path, clip)[case]
+    r = run_cli("stylize", *args, "--output", output)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rtstyle: error: "), r.stderr
+    assert not output.exists()
+    assert not [p for p in output.parent.glob(".*tmp*")] if output.parent.is_dir() else True
