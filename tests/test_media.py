@@ -3,7 +3,6 @@ here, in tmp_path: small images with Pillow, 2-second 64x48 clips with PyAV."""
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -247,7 +246,7 @@ def test_video_reader(clips):
     assert len(frames) == FRAMES and frames[0].shape == (H, W, 3) and frames[0].dtype == np.uint8
     assert np.abs(frames[3].astype(int) - pattern(3)).mean() < 6
     with VideoReader(clips["pcm"]) as r:  # Matroska: no frame count in the header, estimated
-        assert r.frame_count == FRAMES and not list(r)[0].shape != (H, W, 3)
+        assert r.frame_count == FRAMES and len(list(r)) == FRAMES
     with VideoReader(clips["silent"]) as r:
         assert not r.has_audio
 
@@ -311,6 +310,22 @@ def test_writer_sizes_rates_and_gif(tmp_path):
         frames = list(r)
     assert len(frames) == 5 and frames[0].shape == (33, 47, 3) and r.fps == 10
     assert np.abs(frames[2].astype(int) - pattern(2, h=33, w=47)).mean() < 4
+
+
+@pytest.mark.parametrize("fps,expected", [
+    (12, Fraction(12)), (25.0, Fraction(25)), (29.97002997, Fraction(30000, 1001)),
+    (Fraction(24000, 1001), Fraction(24000, 1001)), (12.5, Fraction(25, 2)),
+])
+def test_frame_rates(fps, expected):
+    assert media._frame_rate(fps) == expected
+    approx = media._frame_rate(Fraction(1000000, 33367))  # Matroska-style: time base kept encodable
+    assert (1 / approx).denominator <= 65535 and abs(approx - Fraction(1000000, 33367)) < 1e-6
+    with pytest.raises(ValueError):
+        media._frame_rate(0)
+
+
+def test_output_formats_cover_the_output_extensions():
+    assert set(media._OUTPUT_FORMATS) == media.VIDEO_OUTPUT_EXTS <= media.VIDEO_EXTS
 
 
 def test_writer_is_atomic(tmp_path, clips):
@@ -435,6 +450,75 @@ def test_window_without_display(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(RtStyleError, match="no display"):
         Window("test")
+
+
+def test_tk_window_quits_on_q(monkeypatch):
+    """The Tkinter fallback, against a stand-in Tk (no display here): frames are shown,
+    q, Esc or closing the window make show() return False."""
+    import sys
+    import types
+
+    import PIL
+
+    class FakeRoot:
+        def __init__(self):
+            self.bindings, self.protocols, self.destroyed = {}, {}, False
+
+        def title(self, text):
+            self.text = text
+
+        def bind(self, key, fn):
+            self.bindings[key] = fn
+
+        def protocol(self, name, fn):
+            self.protocols[name] = fn
+
+        def update(self):
+            pass
+
+        def destroy(self):
+            self.destroyed = True
+
+    class FakeLabel:
+        def __init__(self, root, **kw):
+            self.image = None
+
+        def pack(self):
+            pass
+
+        def configure(self, image):
+            self.image = image
+
+    class FakePhoto:
+        def __init__(self, img, master=None):
+            self.size, self.pasted = img.size, 0
+
+        def width(self):
+            return self.size[0]
+
+        def height(self):
+            return self.size[1]
+
+        def paste(self, img):
+            self.pasted += 1
+
+    fake_tk = types.SimpleNamespace(Tk=FakeRoot, Label=FakeLabel, TclError=RuntimeError)
+    fake_imagetk = types.SimpleNamespace(PhotoImage=FakePhoto)
+    monkeypatch.setitem(sys.modules, "tkinter", fake_tk)
+    monkeypatch.setitem(sys.modules, "PIL.ImageTk", fake_imagetk)
+    monkeypatch.setattr(PIL, "ImageTk", fake_imagetk, raising=False)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(media, "_opencv_has_gui", lambda: False)
+
+    for quit_event in ("<KeyPress-q>", "<Escape>", "WM_DELETE_WINDOW"):
+        win = Window("test")
+        root = win._impl._root
+        assert win.show(pattern(0)) and win.show(pattern(1))
+        assert win._impl._photo.pasted == 1  # same size: pasted into the same photo
+        (root.bindings.get(quit_event) or root.protocols[quit_event])()
+        assert win.show(pattern(2)) is False
+        win.close()
+        assert root.destroyed
 
 
 def test_headless_opencv_is_detected():

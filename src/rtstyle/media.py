@@ -308,7 +308,16 @@ _OUTPUT_FORMATS = {
     ".avi": _OutputFormat("avi", "mpeg4", frozenset({"mp3", "ac3", "pcm_s16le", "pcm_u8"}), "libmp3lame"),
     ".gif": _OutputFormat("gif", "gif", frozenset(), None),
 }
-assert set(_OUTPUT_FORMATS) == VIDEO_OUTPUT_EXTS
+
+
+def _frame_rate(fps: float | Fraction) -> Fraction:
+    """``fps`` as an exact Fraction: floats are read as the nearest rate with a
+    denominator up to 1001 (29.97002997 -> 30000/1001); the frame duration 1/fps is kept
+    to a denominator of at most 65535, which every encoder's time base accepts."""
+    rate = Fraction(fps) if isinstance(fps, (int, Fraction)) else Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return 1 / (1 / rate).limit_denominator(65535)
 
 
 def _encoder_available(name: str) -> bool:
@@ -357,10 +366,10 @@ class _AudioTrack:
         except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
             raise RtStyleError(f"cannot read audio from {path}: {_reason(e)}") from None
         self.path = path
-        self.present = bool(self._in.streams.audio)
-        self._src = self._in.streams.audio[0] if self.present else None
+        self._src = self._in.streams.audio[0] if self._in.streams.audio else None
         video = self._in.streams.video[0] if self._in.streams.video else None
         self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
+        self._shift = 0  # self._offset in the audio stream's time base
         self._out = None
         self._copy = False
         self._pending: av.Packet | None = None
@@ -377,6 +386,9 @@ class _AudioTrack:
                 self._out = output.add_stream_from_template(src)
                 self._copy = True
         if self._out is None:
+            if not _encoder_available(fmt.audio_codec):
+                raise RtStyleError(f"cannot keep the audio of {self.path}: this PyAV build has no "
+                                   f"{fmt.audio_codec} encoder (try an .mkv or .mp4 output)")
             channels = src.codec_context.channels or 2
             codec = av.Codec(fmt.audio_codec, "w")
             if codec.name != "aac" and channels > 2:
@@ -396,7 +408,10 @@ class _AudioTrack:
             return
         while True:
             if self._pending is None:
-                self._pending = next(self._packets, None)
+                try:
+                    self._pending = next(self._packets, None)
+                except av.FFmpegError as e:
+                    raise RtStyleError(f"cannot read audio from {self.path}: {_reason(e)}") from None
                 if self._pending is None:
                     if not self._copy:
                         output.mux(self._out.encode(None))
@@ -436,29 +451,29 @@ class _AudioTrack:
 class VideoWriter:
     """Encode RGB frames to a video file; the format follows the extension:
 
-    ============================  ===========  ==================================
-    extension                     video        audio (copied if, else encoded to)
-    ============================  ===========  ==================================
-    .mp4 .m4v .mov                H.264        aac mp3 ac3 eac3 opus alac flac, else AAC
-    .mkv                          H.264        anything Matroska takes, else AAC
-    .webm                         VP9          opus vorbis, else Opus
-    .avi                          MPEG-4 part 2  mp3 ac3 pcm, else MP3
-    .gif                          GIF          (none)
-    ============================  ===========  ==================================
+    - ``.mp4 .m4v .mov``: H.264 (yuv420p, CRF); audio in aac, mp3, ac3, eac3, opus, alac
+      or flac (and PCM in .mov) is copied, anything else becomes AAC.
+    - ``.mkv``: H.264; audio is copied whenever Matroska takes it, else AAC.
+    - ``.webm``: VP9; opus or vorbis audio copied, else Opus.
+    - ``.avi``: MPEG-4 part 2; mp3, ac3 or PCM audio copied, else MP3.
+    - ``.gif``: a 256-colour palette per frame; no audio. Frame delays are whole
+      hundredths of a second, so the rate is approximate.
 
-    ``fps``: the frame rate (int, float or Fraction); frames get consecutive timestamps,
+    ``fps``: the frame rate (int, float or Fraction); frame *n* gets timestamp *n/fps*,
     so the output has exactly the frames written, at exactly that average rate.
-    ``audio_from``: a media file whose first audio track is carried over, whole and in
-    sync with the first frame (nothing happens when it has none). ``crf``: quality on
-    x264's scale (0-51, lower is better; mapped for VP9/MPEG-4). ``codec``: override
-    the video encoder (e.g. ``"libx265"``).
+    ``audio_from``: a media file whose first audio track is carried over whole, in sync
+    with the first frame of its video (nothing is added when it has no audio).
+    ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
+    ``codec``: another video encoder (e.g. ``"libx265"``).
 
-    The size is the first frame's; frames of another size are resized to it. Except for
-    GIF, an odd width or height is padded to even (edge pixels repeated), as 4:2:0 video
-    requires; pass frames with even sides (``resize_shorter(..., multiple=2)``) to avoid it.
+    The size is the first frame's; later frames of another size are resized to it.
+    Except for GIF, an odd width or height is padded to even (the last row/column
+    repeated), as 4:2:0 video requires: pass even-sized frames to avoid that
+    (``resize_shorter(frame, size, multiple=2)``).
 
-    Atomic: the file is written beside ``path`` under a temporary name and renamed on
-    :meth:`close`; an exception inside the ``with`` block, or :meth:`abort`, deletes it.
+    Atomic: the file is written beside ``path`` under a temporary name and renamed by
+    :meth:`close` (or a clean exit from the ``with`` block); an exception in the block,
+    or :meth:`abort`, deletes it. An unwritable ``path`` fails at construction.
     """
 
     def __init__(self, path: PathLike, fps: float | Fraction, audio_from: PathLike | None = None,
@@ -468,9 +483,7 @@ class VideoWriter:
         if fmt is None:
             raise RtStyleError(f"cannot write {self.path}: unsupported video format "
                                f"(use one of {', '.join(sorted(VIDEO_OUTPUT_EXTS))})")
-        self.fps = Fraction(fps).limit_denominator(1001)
-        if self.fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps = _frame_rate(fps)
         self.codec = codec or fmt.video_codec
         if not _encoder_available(self.codec):
             raise RtStyleError(f"cannot write {self.path}: this PyAV build has no {self.codec} encoder")
@@ -597,6 +610,11 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+    def __del__(self):  # a writer dropped without close() leaves no temporary file
+        if not getattr(self, "_done", True):
+            with contextlib.suppress(Exception):
+                self.abort()
 
 
 class _Aborted(Exception):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from .errors import RtStyleError
 from .media import (
     IMAGE_EXTS,
-    VIDEO_EXTS,
+    VIDEO_OUTPUT_EXTS,
     Camera,
     VideoReader,
     VideoWriter,
@@ -85,7 +85,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
     """Decode, stylize and encode a video; keeps frame count, frame rate and audio."""
-    _check_output_ext(dst, VIDEO_EXTS, "a video file")
+    _check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
     frames = 0
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
@@ -113,7 +113,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     if not show and output is None:
         raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
     if output is not None:
-        _check_output_ext(output, VIDEO_EXTS, "a video file")
+        _check_output_ext(output, VIDEO_OUTPUT_EXTS, "a video file")
     frames, fps = 0, 0.0
     t0 = last = time.perf_counter()
     with Camera(source) as camera, \
