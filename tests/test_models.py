@@ -107,3 +107,10 @@ def test_config_with_other_widths_rebuilds():
     cfg = ArchConfig(name="custom", channels=(8, 16, 32), num_res_blocks=2, in_kernel=3, out_kernel=3)
     model = build_model(cfg.to_dict())
     assert model.config == cfg and len(model.res_blocks()) == 2
+
+
+def test_pixel_shuffle_layer_equals_torch_pixel_shuffle():
+    from rtstyle.models.layers import PixelShuffle
+
+    x = torch.randn(2, 5 * 9, 7, 6)
+    torch.testing.assert_close(PixelShuffle(5, 3)(x), torch.nn.PixelShuffle(3)(x))

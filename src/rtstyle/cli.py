@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_progress(s)
 
+    e = sub.add_parser("export", help="export a model to ONNX (fp32, int8 or fp16)",
+                       description="Export a model to ONNX with dynamic height and width, checked against PyTorch.")
+    e.add_argument("--model", required=True, help="a model file (.pth)")
+    e.add_argument("--output", required=True, help="the .onnx file to write")
+    prec = e.add_mutually_exclusive_group()
+    prec.add_argument("--int8", action="store_true", help="static int8 quantization (needs --calibration-dir)")
+    prec.add_argument("--fp16", action="store_true", help="float16 weights and arithmetic, for GPUs")
+    e.add_argument("--calibration-dir", help="real images to calibrate int8 activations with")
+    e.add_argument("--calibration-size", type=_positive_int, default=256,
+                   help="shorter side of the calibration images (default: 256)")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+
     i = sub.add_parser("info", help="versions, devices and where the VGG16 weights come from")
     i.add_argument("--vgg-weights", default=None, metavar="PATH")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -138,6 +150,45 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args))
     return pipeline.stylize_video(stylizer, src, output, progress=_progress(args))
+
+
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    import tempfile
+
+    from . import export
+    from .checkpoint import load_model
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".onnx":
+        raise RtStyleError(f"output {output} must be an .onnx file")
+    if args.int8 and not args.calibration_dir:
+        raise RtStyleError("--int8 needs --calibration-dir DIR (real images to calibrate with)")
+    model, meta = load_model(args.model)
+    meta.pop("arch", None)
+    if not (args.int8 or args.fp16):
+        return export.export_onnx(model, output, meta)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        report = export.export_onnx(model, fp32, meta)
+        if args.int8:
+            result = export.quantize_int8(fp32, output, args.calibration_dir, size=args.calibration_size)
+        else:
+            result = export.convert_fp16(fp32, output)
+        if not args.fp16:  # fp16 kernels may be missing from ONNX Runtime's CPU provider
+            inputs = export.parity_inputs(model.config.downsample_factor)
+            result["vs_fp32"] = export.output_difference(fp32, output, inputs)
+        result["fp32_max_abs_diff_vs_torch"] = report["max_abs_diff"]
+        return result
+
+
+def _print_export(r: dict[str, Any]) -> None:
+    line = f"wrote {r['output']} ({r['precision']}, {r['bytes'] / 1e6:.2f} MB)"
+    if "max_abs_diff" in r:
+        line += f"; max |ONNX Runtime - PyTorch| = {r['max_abs_diff']:.2e} (pixel values 0-255)"
+    if "vs_fp32" in r:
+        d = r["vs_fp32"]
+        line += f"; vs fp32: mean |diff| {d['mean_abs_diff']:.2f}, max {d['max_abs_diff']:.1f} (0-255)"
+    print(line)
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,7 +235,7 @@ def _print_info(info: dict[str, Any]) -> None:
               f"training run, or pass --vgg-weights PATH)")
 
 
-COMMANDS = {"train": cmd_train, "stylize": cmd_stylize, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "stylize": cmd_stylize, "export": cmd_export, "info": cmd_info}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "info" and not args.json:
         _print_info(result)
+    elif args.command == "export" and not args.json:
+        _print_export(result)
     elif getattr(args, "json", False):
         print(json.dumps(result, indent=2))
     elif args.command == "stylize":

@@ -25,8 +25,10 @@ from .media import (
     draw_fps,
     list_images,
     read_image,
+    resize_shorter,
     write_image,
 )
+from .queues import BackgroundSink, prefetch
 from .stylizer import Stylizer
 
 
@@ -83,16 +85,25 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
     return summary
 
 
-def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
-    """Decode, stylize and encode a video; keeps frame count, frame rate and audio."""
+def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
+                  pipelined: bool = True, queue_size: int = 4) -> dict[str, Any]:
+    """Decode, stylize and encode a video; keeps frame count, frame rate and audio.
+
+    ``pipelined``: decoding (with resizing) and encoding run in their own threads,
+    joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
+    stages overlap while memory stays flat."""
     _check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
     frames = 0
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+        size = stylizer.image_size
+        source = (resize_shorter(f, size, multiple=2) for f in reader)
+        sink = BackgroundSink(writer.write, queue_size) if pipelined else contextlib.nullcontext()
         bar = _bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
-        with bar:
-            for frame in reader:
-                writer.write(stylizer.stylize_frame(frame, multiple=2))
+        with bar, sink:
+            write = sink.put if pipelined else writer.write
+            for frame in prefetch(source, queue_size) if pipelined else source:
+                write(stylizer.stylize_frame(frame, multiple=2))
                 frames += 1
                 bar.update(1)
         if frames == 0:

@@ -1,7 +1,10 @@
 """Small reusable layers of the style networks.
 
-Module names (``conv2d``, ``in1`` ...) follow PyTorch's fast_neural_style example so that
-its state dicts load into the ``classic`` preset unchanged.
+Module names (``conv2d``, ``reflection_pad``, ``in1`` ...) follow PyTorch's
+fast_neural_style example so that its state dicts load into the ``classic`` preset
+unchanged. The compact presets reuse the same layers with other options: zero padding
+folded into the convolution (no separate Pad op at run time), depthwise-separable
+residual blocks, pixel-shuffle upsampling, and anti-aliased (blurred) downsampling.
 """
 
 from __future__ import annotations
@@ -10,33 +13,119 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+PADDINGS = ("reflect", "zeros")
 
-class ConvLayer(nn.Module):
-    """Reflection padding followed by a convolution ("same" size for stride 1)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: str = "reflect",
+          groups: int = 1) -> nn.Module:
+    if padding == "reflect":
+        return _ReflectConv(in_channels, out_channels, kernel_size, stride, groups)
+    if padding == "zeros":
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, groups=groups)
+    raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+
+
+class _ReflectConv(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, groups=1):
         super().__init__()
         self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
-        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride, groups=groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2d(self.reflection_pad(x))
+
+
+class Blur(nn.Module):
+    """A fixed 3x3 binomial low-pass filter per channel ([1,2,1]x[1,2,1]/16), the
+    anti-aliasing filter of Zhang 2019 ("Making convolutional networks shift-invariant
+    again"), applied before a strided convolution."""
+
+    def __init__(self, channels: int, padding: str = "reflect"):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16.0
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone(), persistent=False)
+        self.channels, self.padding = channels, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding == "zeros":  # folded into the conv: no separate pad op at run time
+            return F.conv2d(x, self.kernel, padding=1, groups=self.channels)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel, groups=self.channels)
+
+
+class ConvLayer(nn.Module):
+    """A convolution with "same" padding (reflection by default, as in Johnson et al.);
+    with ``blur``, a stride-2 convolution low-passes its input first."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: str = "reflect", blur: bool = False):
+        super().__init__()
+        self.blur = Blur(in_channels, padding) if blur and stride > 1 else None
+        body = _conv(in_channels, out_channels, kernel_size, stride, padding)
+        if isinstance(body, _ReflectConv):  # keep the example's flat names: reflection_pad, conv2d
+            self.reflection_pad, self.conv2d = body.reflection_pad, body.conv2d
+        else:
+            self.reflection_pad, self.conv2d = None, body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.blur is not None:
+            x = self.blur(x)
+        if self.reflection_pad is not None:
+            x = self.reflection_pad(x)
+        return self.conv2d(x)
+
+
+class PixelShuffle(nn.Module):
+    """Depth-to-space (Shi et al. 2016), written as a transposed convolution with a fixed
+    0/1 kernel: the same result as ``nn.PixelShuffle``, but ONNX Runtime runs it as a
+    ConvTranspose about 2-3x faster than its DepthToSpace op on a CPU."""
+
+    def __init__(self, out_channels: int, factor: int):
+        super().__init__()
+        r = factor
+        k = torch.zeros(out_channels * r * r, 1, r, r)
+        for c in range(out_channels):
+            for i in range(r):
+                for j in range(r):
+                    k[c * r * r + i * r + j, 0, i, j] = 1.0
+        self.register_buffer("kernel", k, persistent=False)
+        self.out_channels, self.factor = out_channels, r
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(x, self.kernel, stride=self.factor, groups=self.out_channels)
 
 
 class UpsampleConvLayer(nn.Module):
-    """Nearest-neighbour upsampling then a ConvLayer: no checkerboard artefacts of
-    transposed convolutions (Odena et al. 2016)."""
+    """Upsampling by ``upsample`` then a convolution, without the checkerboard artefacts
+    of transposed convolutions (Odena et al. 2016). ``mode="nearest"``: nearest-neighbour
+    resize, then the conv at the high resolution (Johnson et al.). ``mode="shuffle"``: the
+    conv at the low resolution with upsample² times the channels, then pixel shuffle
+    (Shi et al. 2016): the same arithmetic, on smaller maps, with no resize op."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, upsample: int = 2):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, upsample: int = 2,
+                 padding: str = "reflect", mode: str = "nearest", separable: bool = False):
         super().__init__()
-        self.upsample = upsample
-        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
-        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, 1)
+        if mode not in ("nearest", "shuffle"):
+            raise ValueError(f"upsample mode must be 'nearest' or 'shuffle', got {mode!r}")
+        self.upsample, self.mode = upsample, mode
+        shuffle = mode == "shuffle" and upsample > 1
+        self.shuffle = PixelShuffle(out_channels, upsample) if shuffle else None
+        out = out_channels * (upsample**2 if shuffle else 1)
+        if separable:  # depthwise kxk then pointwise 1x1
+            self.reflection_pad = None
+            self.conv2d = nn.Sequential(_conv(in_channels, in_channels, kernel_size, padding=padding,
+                                              groups=in_channels), nn.Conv2d(in_channels, out, 1))
+        else:
+            conv = ConvLayer(in_channels, out, kernel_size, padding=padding)
+            self.reflection_pad, self.conv2d = conv.reflection_pad, conv.conv2d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.upsample > 1:
+        if self.shuffle is None and self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
-        return self.conv2d(self.reflection_pad(x))
+        if self.reflection_pad is not None:
+            x = self.reflection_pad(x)
+        x = self.conv2d(x)
+        return self.shuffle(x) if self.shuffle is not None else x
 
 
 def instance_norm(channels: int) -> nn.InstanceNorm2d:
@@ -48,14 +137,36 @@ class ResidualBlock(nn.Module):
     """Two 3x3 conv + instance norm layers with an identity shortcut (He et al. 2016),
     the block of Johnson et al.'s network as in the fast_neural_style example."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, padding: str = "reflect"):
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, kernel_size=3)
+        self.conv1 = ConvLayer(channels, channels, kernel_size=3, padding=padding)
         self.in1 = instance_norm(channels)
-        self.conv2 = ConvLayer(channels, channels, kernel_size=3)
+        self.conv2 = ConvLayer(channels, channels, kernel_size=3, padding=padding)
         self.in2 = instance_norm(channels)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.in1(self.conv1(x)))
         return self.in2(self.conv2(out)) + x
+
+
+class SeparableResidualBlock(nn.Module):
+    """The residual block with each 3x3 conv split into a depthwise 3x3 and a pointwise
+    1x1 (MobileNet, Howard et al. 2017): about 8x fewer multiply-adds at 64 channels."""
+
+    def __init__(self, channels: int, padding: str = "reflect"):
+        super().__init__()
+        self.dw1 = _conv(channels, channels, 3, padding=padding, groups=channels)
+        self.pw1 = nn.Conv2d(channels, channels, 1)
+        self.in1 = instance_norm(channels)
+        self.dw2 = _conv(channels, channels, 3, padding=padding, groups=channels)
+        self.pw2 = nn.Conv2d(channels, channels, 1)
+        self.in2 = instance_norm(channels)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.in1(self.pw1(self.dw1(x))))
+        return self.in2(self.pw2(self.dw2(out))) + x
+
+
+RESIDUAL_BLOCKS = {"basic": ResidualBlock, "separable": SeparableResidualBlock}

@@ -11,46 +11,60 @@ produce images clamp it (see ``rtstyle.runtime``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .layers import ConvLayer, ResidualBlock, UpsampleConvLayer, instance_norm
+from .layers import RESIDUAL_BLOCKS, ConvLayer, UpsampleConvLayer, instance_norm
 
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """Everything needed to rebuild a network; stored beside the weights."""
+    """Everything needed to rebuild a network; stored beside the weights.
+
+    ``strides`` are those of the three encoder convs; the decoder mirrors them with
+    upsampling. ``block``: "basic" (two 3x3 convs) or "separable" (depthwise 3x3 +
+    pointwise 1x1). ``padding``: "reflect" (separate pad ops) or "zeros" (folded into the
+    convs). ``upsample``: "nearest" (resize + conv) or "shuffle" (conv + pixel shuffle).
+    ``blur``: low-pass before each strided conv (anti-aliasing, Zhang 2019).
+    ``separable_decoder``: the two inner decoder convs depthwise-separable too.
+    """
 
     name: str = "classic"
     channels: tuple[int, int, int] = (32, 64, 128)
     num_res_blocks: int = 5
     in_kernel: int = 9
     out_kernel: int = 9
-    extra: dict[str, Any] = field(default_factory=dict)
+    strides: tuple[int, int, int] = (1, 2, 2)
+    block: str = "basic"
+    padding: str = "reflect"
+    upsample: str = "nearest"
+    blur: bool = False
+    separable_decoder: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["channels"] = list(self.channels)
+        d["channels"], d["strides"] = list(self.channels), list(self.strides)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ArchConfig":
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown architecture fields: {sorted(unknown)}")
+            raise ValueError(f"unknown architecture fields: {sorted(unknown)} (saved by a newer rtstyle?)")
         d = dict(d)
-        if "channels" in d:
-            d["channels"] = tuple(int(c) for c in d["channels"])
+        for key in ("channels", "strides"):
+            if key in d:
+                d[key] = tuple(int(c) for c in d[key])
         return cls(**d)
 
     @property
     def downsample_factor(self) -> int:
-        return 4
+        return self.strides[0] * self.strides[1] * self.strides[2]
 
 
 class TransformerNet(nn.Module):
@@ -59,21 +73,26 @@ class TransformerNet(nn.Module):
 
     def __init__(self, config: ArchConfig | None = None):
         super().__init__()
-        self.config = config or ArchConfig()
-        c1, c2, c3 = self.config.channels
-        self.conv1 = ConvLayer(3, c1, kernel_size=self.config.in_kernel)
+        self.config = cfg = config or ArchConfig()
+        if cfg.block not in RESIDUAL_BLOCKS:
+            raise ValueError(f"unknown residual block {cfg.block!r}; choose one of {sorted(RESIDUAL_BLOCKS)}")
+        c1, c2, c3 = cfg.channels
+        s1, s2, s3 = cfg.strides
+        pad, up, blur = cfg.padding, cfg.upsample, cfg.blur
+        self.conv1 = ConvLayer(3, c1, kernel_size=cfg.in_kernel, stride=s1, padding=pad, blur=blur)
         self.in1 = instance_norm(c1)
-        self.conv2 = ConvLayer(c1, c2, kernel_size=3, stride=2)
+        self.conv2 = ConvLayer(c1, c2, kernel_size=3, stride=s2, padding=pad, blur=blur)
         self.in2 = instance_norm(c2)
-        self.conv3 = ConvLayer(c2, c3, kernel_size=3, stride=2)
+        self.conv3 = ConvLayer(c2, c3, kernel_size=3, stride=s3, padding=pad, blur=blur)
         self.in3 = instance_norm(c3)
-        for i in range(1, self.config.num_res_blocks + 1):
-            setattr(self, f"res{i}", ResidualBlock(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, kernel_size=3, upsample=2)
+        for i in range(1, cfg.num_res_blocks + 1):
+            setattr(self, f"res{i}", RESIDUAL_BLOCKS[cfg.block](c3, padding=pad))
+        sep = cfg.separable_decoder
+        self.deconv1 = UpsampleConvLayer(c3, c2, kernel_size=3, upsample=s3, padding=pad, mode=up, separable=sep)
         self.in4 = instance_norm(c2)
-        self.deconv2 = UpsampleConvLayer(c2, c1, kernel_size=3, upsample=2)
+        self.deconv2 = UpsampleConvLayer(c2, c1, kernel_size=3, upsample=s2, padding=pad, mode=up, separable=sep)
         self.in5 = instance_norm(c1)
-        self.deconv3 = ConvLayer(c1, 3, kernel_size=self.config.out_kernel)
+        self.deconv3 = UpsampleConvLayer(c1, 3, kernel_size=cfg.out_kernel, upsample=s1, padding=pad, mode=up)
         self.relu = nn.ReLU()
 
     def res_blocks(self):

@@ -18,8 +18,13 @@ class Backend(Protocol):
     def __call__(self, frame: np.ndarray) -> np.ndarray: ...
 
 
-def load_backend(model: str | os.PathLike, device: str = "auto") -> Backend:
-    """Open a model file with the backend that runs it."""
+def load_backend(model: str | os.PathLike, device: str = "auto", **options: Any) -> Backend:
+    """Open a model file with the backend that runs it: ``.onnx`` files with ONNX Runtime
+    (``options`` go to :class:`OnnxBackend`), checkpoints with PyTorch."""
+    if Path(model).suffix.lower() == ".onnx":
+        from .onnx_backend import OnnxBackend
+
+        return OnnxBackend(model, device, **options)
     from .torch_backend import TorchBackend
 
     return TorchBackend.from_file(Path(model), device)
