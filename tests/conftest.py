@@ -105,3 +105,19 @@ def model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.pth"
     checkpoint.save_model(build_model("classic"), path, {"style_image": "random"})
     return path
+
+
+def textured_model(name: str, seed: int = 0):
+    """A preset with seeded random weights whose output varies over [0, 255] (the last
+    conv rescaled to std 40 around 128), so that numeric comparisons mean something."""
+    from rtstyle.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(name).eval()
+    last = [m for m in model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    x = torch.from_numpy(make_photo(96, 128, 1)).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        scale = 40 / float(model(x).std())
+        last.weight.mul_(scale)
+        last.bias.mul_(scale).add_(128)
+    return model

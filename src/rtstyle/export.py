@@ -170,6 +170,10 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
     proto = onnx.load(str(fp32_path))
     props = {p.key: p.value for p in proto.metadata_props}
     factor = int(props.get("rtstyle.downsample", "4"))
+    # The first and the last conv stay in float: they touch the pixels directly, cost
+    # little, and quantizing them costs the most precision.
+    convs = [n.name for n in proto.graph.node if n.op_type == "Conv"]
+    keep_float = convs[:1] + convs[-1:]
     out_path = Path(out_path)
     with atomic_output(out_path) as tmp, warnings.catch_warnings(), _quiet_root_logger():
         warnings.simplefilter("ignore")
@@ -180,6 +184,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
                 str(prep), str(tmp), _ImageCalibration(files, size, factor),
                 quant_format=QuantFormat.QDQ, per_channel=True, op_types_to_quantize=["Conv"], activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=keep_float,
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
         finally:

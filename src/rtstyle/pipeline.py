@@ -29,6 +29,7 @@ from .media import (
     write_image,
 )
 from .queues import BackgroundSink, prefetch
+from .sysinfo import peak_rss_mb
 from .stylizer import Stylizer
 
 
@@ -110,7 +111,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
             raise RtStyleError(f"{src} contains no video frames")
     seconds = time.perf_counter() - t0
     return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
-            "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2)}
+            "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
