@@ -139,3 +139,24 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, model_path, clip, 
     assert len(lines) == 1 and lines[0].startswith("rtstyle: error: "), r.stderr
     assert not output.exists()
     assert not [p for p in output.parent.glob(".*tmp*")] if output.parent.is_dir() else True
+
+
+def test_strength_and_preserve_color(model_path, tmp_path):
+    import cv2
+
+    from conftest import textured_model
+    from rtstyle import checkpoint
+
+    path = checkpoint.save_model(textured_model("edge-fast"), tmp_path / "t.pth")
+    x = make_photo(48, 64, 5)
+    full = Stylizer.load(path, device="cpu").stylize(x)
+    assert np.array_equal(Stylizer.load(path, device="cpu", strength=0).stylize(x), x)
+    half = Stylizer.load(path, device="cpu", strength=0.5).stylize(x).astype(int)
+    assert np.abs(half - (full.astype(int) + x.astype(int)) / 2).max() <= 1
+    kept = Stylizer.load(path, device="cpu", preserve_color=True).stylize(x)
+    lab_kept, lab_x, lab_full = (cv2.cvtColor(a, cv2.COLOR_RGB2LAB).astype(int) for a in (kept, x, full))
+    assert np.abs(lab_kept[..., 0] - lab_full[..., 0]).mean() < 2  # the stylized lightness
+    assert np.abs(lab_kept[..., 1:] - lab_x[..., 1:]).mean() < 3  # the original's colour
+    assert np.abs(lab_full[..., 1:] - lab_x[..., 1:]).mean() > 5  # which the style had changed
+    r = run_cli("stylize", "--model", path, "--input", tmp_path / "nope.png", "--strength", "1.5")
+    assert r.returncode == 2 and "strength" in r.stderr

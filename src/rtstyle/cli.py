@@ -14,6 +14,7 @@ from . import __version__
 from .errors import RtStyleError
 
 EXIT_USAGE = 2
+DEFAULT_BENCH_SIZES = ("256x256", "640x480", "1280x720")
 
 
 def _positive_int(text: str) -> int:
@@ -23,6 +24,26 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must be between 0 and 1, got {value}")
+    return value
+
+
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 0.95:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 0.95, got {value}")
     return value
 
 
@@ -46,6 +67,38 @@ def _add_progress(p: argparse.ArgumentParser) -> None:
                    help="show a progress bar (default: when stderr is a terminal)")
 
 
+def _add_loop_args(p: argparse.ArgumentParser) -> None:
+    """The training loop's options, shared by train and distill."""
+    p.add_argument("--save-model-dir", default="checkpoints", help="where model.pth and checkpoint.pth go")
+    p.add_argument("--epochs", type=_positive_int, default=2)
+    p.add_argument("--batch-size", type=_positive_int, default=4,
+                   help="images per batch, per process under torchrun (default: 4)")
+    p.add_argument("--image-size", type=_positive_int, default=256, help="training crop size (default: 256)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=42)
+    _add_device(p)
+    p.add_argument("--checkpoint-interval", type=int, default=1000, help="save a checkpoint every N steps (0: never)")
+    p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
+                   help="continue from a checkpoint (default: SAVE_MODEL_DIR/checkpoint.pth)")
+    p.add_argument("--log-interval", type=int, default=100, help="log losses every N steps (0: never)")
+    p.add_argument("--workers", type=int, default=min(4, max(0, (os.cpu_count() or 1) - 1)),
+                   help="data-loading worker processes")
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
+    p.add_argument("--grad-accum", type=_positive_int, default=1, metavar="N",
+                   help="accumulate gradients over N batches per optimizer step: each step sees "
+                        "batch-size x N x world-size images (default: 1)")
+    p.add_argument("--log-dir", default=None, metavar="DIR",
+                   help="write TensorBoard logs here: losses, learning rate, images/s, sample images "
+                        "(needs pip install 'rtstyle[tensorboard]')")
+    p.add_argument("--sample-interval", type=int, default=1000, metavar="N",
+                   help="with --log-dir: stylized sample images every N steps, and at the end (default: 1000)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                   help="mixed precision on CUDA: bf16 where supported, else fp16 with loss scaling (default: on; "
+                        "--no-amp trains in fp32)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (model path, ...) on stdout")
+    _add_progress(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer.")
     parser.add_argument("--version", action="version", version=f"rtstyle {__version__}")
@@ -56,34 +109,42 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a feed-forward style network against a frozen VGG16.")
     t.add_argument("--content-dir", required=True, help="folder of content images (searched recursively)")
     t.add_argument("--style-image", required=True, help="the style image")
-    t.add_argument("--save-model-dir", default="checkpoints", help="where model.pth and checkpoint.pth go")
     t.add_argument("--arch", default="classic", help="architecture preset (default: classic)")
-    t.add_argument("--epochs", type=_positive_int, default=2)
-    t.add_argument("--batch-size", type=_positive_int, default=4)
-    t.add_argument("--image-size", type=_positive_int, default=256, help="training crop size (default: 256)")
     t.add_argument("--style-size", type=_positive_int, default=None,
                    help="resize the style image so its shorter side is this (default: its own size)")
-    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--content-weight", type=_non_negative_float, default=1e5)
     t.add_argument("--style-weight", type=_non_negative_float, default=1e10)
     t.add_argument("--tv-weight", type=_non_negative_float, default=0.0, help="total-variation weight (default: 0)")
-    t.add_argument("--seed", type=int, default=42)
-    _add_device(t)
+    t.add_argument("--temporal-weight", type=_non_negative_float, default=0.0, metavar="W",
+                   help="temporal loss on random motion pairs made from the content images, for steadier "
+                        "video (default: 0, off; see README, Temporal consistency)")
     t.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="local VGG16 weights (full or features-only state dict) instead of the torch.hub download")
-    t.add_argument("--checkpoint-interval", type=int, default=1000, help="save a checkpoint every N steps (0: never)")
-    t.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
-                   help="continue from a checkpoint (default: SAVE_MODEL_DIR/checkpoint.pth)")
-    t.add_argument("--log-interval", type=int, default=100, help="log losses every N steps (0: never)")
-    t.add_argument("--workers", type=int, default=min(4, max(0, (os.cpu_count() or 1) - 1)),
-                   help="data-loading worker processes")
-    t.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps")
-    _add_progress(t)
+    _add_loop_args(t)
+
+    d = sub.add_parser("distill", help="distil a teacher stylizer into a compact student",
+                       description="Train a compact student (default: edge) to reproduce a teacher: an rtstyle "
+                                   "checkpoint or an ONNX stylizer with an NCHW RGB image input.")
+    d.add_argument("--teacher", required=True, help="teacher model: .pth (rtstyle) or .onnx")
+    d.add_argument("--teacher-input", action="append", default=[], metavar="NAME=VALUE",
+                   help="value of an extra input of an ONNX teacher: NAME=onehot:26:19 or NAME=0.5,0.5")
+    d.add_argument("--teacher-range", type=float, default=None,
+                   help="pixel range an ONNX teacher expects: 1 for [0,1], 255 for [0,255] (default: 255)")
+    d.add_argument("--teacher-name", default=None, help="how the teacher is named in the model's metadata")
+    d.add_argument("--content-dir", required=True, help="folder of real photos / video frames (recursive)")
+    d.add_argument("--arch", default="edge", help="student architecture preset (default: edge)")
+    d.add_argument("--pixel-weight", type=_non_negative_float, default=1.0, help="L1 weight (default: 1)")
+    d.add_argument("--structure-weight", type=_non_negative_float, default=1.0,
+                   help="multi-scale gradient loss weight (default: 1)")
+    d.add_argument("--holdout", type=int, default=8, help="images kept out to measure fidelity on (default: 8)")
+    _add_loop_args(d)
 
     s = sub.add_parser("stylize", help="stylize an image, a folder, a video or a webcam",
                        description="Apply a style model to an image, a folder of images, a video file, "
                                    "or a live camera/stream.")
-    s.add_argument("--model", required=True, help="a model file (.pth)")
+    which = s.add_mutually_exclusive_group()
+    which.add_argument("--model", help="a model file (.pth or .onnx), or a built-in style's name")
+    which.add_argument("--style", help="a built-in style (rtstyle styles lists them; default: the first)")
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", help="an image, a folder of images, or a video file")
     src.add_argument("--webcam", nargs="?", const="0", default=None, metavar="SOURCE",
@@ -92,11 +153,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--image-size", type=_positive_int, default=None,
                    help="resize so the shorter side is N pixels before stylizing (default: input size)")
     _add_device(s)
+    s.add_argument("--strength", type=_unit_float, default=1.0,
+                   help="0-1: blend the stylized frame with the original (default: 1, fully stylized)")
+    s.add_argument("--preserve-color", action="store_true",
+                   help="keep the original's colours: stylized lightness only (in CIELAB)")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                    help="webcam: show a live window (default: when a display exists)")
     s.add_argument("--max-frames", type=_positive_int, default=None, help="webcam: stop after N frames")
+    s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
+                   help="video and webcam: remove flicker by blending each frame with the previous output "
+                        "warped by optical flow (default: on for video and webcam)")
+    s.add_argument("--temporal-strength", type=_strength, default=None, metavar="S",
+                   help="weight of the warped previous output where the flow is trusted, 0 to 0.95 "
+                        "(default: 0.65)")
     s.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_progress(s)
+
+    et = sub.add_parser("eval-temporal", help="measure flicker: warping error and sharpness of a stylized video",
+                        description="Warping error (Lai et al. 2018) of a stylized video against its source: "
+                                    "stylized frame t-1 warped to t with optical flow estimated on the source, "
+                                    "occlusions masked by a forward-backward check, mean squared RGB difference "
+                                    "(values in [0, 1]) averaged over frames. Also the source's own warping "
+                                    "error (the floor) and the sharpness (variance of the Laplacian).")
+    et.add_argument("--input", required=True, help="the source video")
+    et.add_argument("--stylized", required=True, help="the stylized video (same frames; may be resized)")
+    et.add_argument("--json", action="store_true", help="print JSON")
 
     e = sub.add_parser("export", help="export a model to ONNX (fp32, int8 or fp16)",
                        description="Export a model to ONNX with dynamic height and width, checked against PyTorch.")
@@ -110,6 +191,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shorter side of the calibration images (default: 256)")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    b = sub.add_parser("bench", help="measure FPS, peak memory and shift consistency",
+                       description="FPS (median, min, max over warm runs) and peak RSS for each model x backend x "
+                                   "size, each in a fresh process; shift consistency on real photos; optionally "
+                                   "end-to-end video throughput.")
+    b.add_argument("--presets", default="classic,compact,edge,edge-fast",
+                   help="architecture presets to time, with seeded random weights (default: all)")
+    b.add_argument("--models", nargs="*", default=[], help="trained model files (.pth) to time as well")
+    b.add_argument("--backends", default="torch,onnx", help="any of torch, onnx, onnx-int8 (default: torch,onnx)")
+    b.add_argument("--sizes", default=",".join(DEFAULT_BENCH_SIZES), help="WxH list (default: %(default)s)")
+    b.add_argument("--runs", type=_positive_int, default=20, help="timed frames per measurement (default: 20)")
+    b.add_argument("--warmup", type=int, default=3, help="untimed frames first (default: 3)")
+    b.add_argument("--photos", help="real photos: shift consistency, and int8 calibration")
+    b.add_argument("--reference", help="another ONNX stylizer to time in the same run (e.g. multistyle26.onnx)")
+    b.add_argument("--reference-input", action="append", default=[], metavar="NAME=VALUE",
+                   help="value of an extra input of the reference: NAME=onehot:26:0 or NAME=0.5,0.5")
+    b.add_argument("--reference-range", type=float, default=None,
+                   help="pixel range the reference expects: 1 for [0,1], 255 for [0,255] (default: 255)")
+    b.add_argument("--video", help="also time `rtstyle stylize` end to end on this video (ONNX models)")
+    b.add_argument("--video-image-size", type=_positive_int, default=480, help="--image-size for --video")
+    b.add_argument("--json", action="store_true", help="print all results as JSON")
+
+    st = sub.add_parser("styles", help="list the built-in styles")
+    st.add_argument("--json", action="store_true", help="print JSON")
+
     i = sub.add_parser("info", help="versions, devices and where the VGG16 weights come from")
     i.add_argument("--vgg-weights", default=None, metavar="PATH")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -120,14 +225,26 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
 
+def _config(cls, args: argparse.Namespace, **extra):
+    fields = cls.__dataclass_fields__
+    values = {k: v for k, v in vars(args).items() if k in fields and k != "progress"}
+    return cls(**values, progress=_progress(args), **extra)
+
+
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from .training import TrainConfig, train
 
-    fields = TrainConfig.__dataclass_fields__
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "progress"},
-                      progress=_progress(args))
-    path = train(cfg)
-    return {"model": str(path)}
+    return {"model": str(train(_config(TrainConfig, args)))}
+
+
+def cmd_distill(args: argparse.Namespace) -> dict[str, Any]:
+    from .bench import parse_input_value
+    from .distill import DistillConfig, Distiller
+
+    inputs = {k: v.tolist() for k, v in (parse_input_value(v) for v in args.teacher_input)}
+    distiller = Distiller(_config(DistillConfig, args, teacher_inputs=inputs))
+    path = distiller.run()
+    return {"model": str(path), "fidelity": getattr(distiller, "fidelity_result", None)}
 
 
 def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,21 +252,58 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     from .media import input_kind
     from .stylizer import Stylizer
 
+    from .styles import resolve_model
+
+    model = resolve_model(args.model, args.style)
     output = Path(args.output) if args.output else None
+    stabilizer = _stabilizer(args)
     if args.webcam is not None:
-        stylizer = Stylizer.load(args.model, device=args.device, image_size=args.image_size)
+        stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
+                                 strength=args.strength, preserve_color=args.preserve_color)
         source: str | int = int(args.webcam) if args.webcam.isdigit() else args.webcam
-        return pipeline.stylize_stream(stylizer, source, output, show=args.show,
-                                       max_frames=args.max_frames, progress=_progress(args))
+        return _with_temporal(pipeline.stylize_stream(stylizer, source, output, show=args.show,
+                                                      max_frames=args.max_frames, progress=_progress(args),
+                                                      postprocess=stabilizer), stabilizer)
     src = Path(args.input)
     kind = input_kind(src)  # checks the input before the model is loaded
     output = output or pipeline.default_output(src, kind)
-    stylizer = Stylizer.load(args.model, device=args.device, image_size=args.image_size)
+    stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
+                             strength=args.strength, preserve_color=args.preserve_color)
     if kind == "image":
         return pipeline.stylize_image_file(stylizer, src, output)
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args))
-    return pipeline.stylize_video(stylizer, src, output, progress=_progress(args))
+    return _with_temporal(pipeline.stylize_video(stylizer, src, output, progress=_progress(args),
+                                                 postprocess=stabilizer), stabilizer)
+
+
+def _stabilizer(args: argparse.Namespace):
+    """The temporal stabilizer for video and webcam input, unless --no-temporal."""
+    if args.temporal is False:
+        return None
+    from .temporal import Stabilizer
+
+    return Stabilizer() if args.temporal_strength is None else Stabilizer(strength=args.temporal_strength)
+
+
+def _with_temporal(summary: dict[str, Any], stabilizer) -> dict[str, Any]:
+    summary["temporal"] = stabilizer.stats.to_dict() if stabilizer is not None else None
+    return summary
+
+
+def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
+    from .media import VideoReader
+    from .temporal import temporal_metrics
+
+    with VideoReader(args.input) as source, VideoReader(args.stylized) as stylized:
+        result = temporal_metrics(source, stylized, names=(args.input, args.stylized))
+    return {"input": args.input, "stylized": args.stylized, **result}
+
+
+def _print_eval_temporal(r: dict[str, Any]) -> None:
+    print(f"{r['frames']} frames; warping error {r['warping_error']:.6f} "
+          f"(source floor {r['source_warping_error']:.6f}); sharpness {r['sharpness']:.1f}; "
+          f"occluded {100 * r['occluded_fraction']:.1f}%")
 
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
@@ -189,6 +343,49 @@ def _print_export(r: dict[str, Any]) -> None:
         d = r["vs_fp32"]
         line += f"; vs fp32: mean |diff| {d['mean_abs_diff']:.2f}, max {d['max_abs_diff']:.1f} (0-255)"
     print(line)
+
+
+def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from . import bench
+    from .models import preset_names
+
+    presets = [p for p in args.presets.split(",") if p]
+    unknown = [p for p in presets if p not in preset_names()]
+    if unknown:
+        raise RtStyleError(f"unknown preset {unknown[0]!r}; choose from {', '.join(preset_names())}")
+    backends = [b for b in args.backends.split(",") if b]
+    bad = [b for b in backends if b not in ("torch", "onnx", "onnx-int8")]
+    if bad:
+        raise RtStyleError(f"unknown backend {bad[0]!r}; choose from torch, onnx, onnx-int8")
+    if "onnx-int8" in backends and not args.photos:
+        raise RtStyleError("onnx-int8 needs --photos DIR (real images to calibrate with)")
+    extra = dict(bench.parse_input_value(v) for v in args.reference_input)
+    log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    log(f"machine: {bench.machine()}")
+    return bench.run(presets, args.models, backends, [bench.parse_size(s) for s in args.sizes.split(",")],
+                     args.runs, args.warmup, args.photos, args.reference, extra, args.reference_range,
+                     args.video, args.video_image_size, log=log)
+
+
+def cmd_styles(args: argparse.Namespace) -> dict[str, Any]:
+    from .checkpoint import load_model
+    from .styles import builtin_styles, default_style
+
+    rows = []
+    for s in builtin_styles().values():
+        _, meta = load_model(s.path)
+        rows.append({"name": s.name, "preset": meta["arch"]["name"], "bytes": s.path.stat().st_size,
+                     "teacher": s.teacher, "credit": s.credit, "description": s.description,
+                     "fidelity": meta.get("fidelity")})
+    return {"default": default_style(), "styles": rows}
+
+
+def _print_styles(r: dict[str, Any]) -> None:
+    if not r["styles"]:
+        print("no built-in styles are installed")
+    for s in r["styles"]:
+        mark = " (default)" if s["name"] == r["default"] else ""
+        print(f"{s['name']}{mark}: {s['preset']}, {s['bytes'] / 1e3:.0f} kB, teacher {s['teacher']}; {s['credit']}")
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,7 +432,8 @@ def _print_info(info: dict[str, Any]) -> None:
               f"training run, or pass --vgg-weights PATH)")
 
 
-COMMANDS = {"train": cmd_train, "stylize": cmd_stylize, "export": cmd_export, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export, "bench": cmd_bench, "styles": cmd_styles,
+            "eval-temporal": cmd_eval_temporal, "info": cmd_info}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -256,6 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_info(result)
     elif args.command == "export" and not args.json:
         _print_export(result)
+    elif args.command == "styles" and not args.json:
+        _print_styles(result)
+    elif args.command == "eval-temporal" and not args.json:
+        _print_eval_temporal(result)
     elif getattr(args, "json", False):
         print(json.dumps(result, indent=2))
     elif args.command == "stylize":

@@ -37,3 +37,16 @@ def total_variation(img: torch.Tensor) -> torch.Tensor:
     dh = (img[..., 1:, :] - img[..., :-1, :]).abs().mean()
     dw = (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
     return dh + dw
+
+
+def gradient_loss(y: torch.Tensor, target: torch.Tensor, scales: int = 3) -> torch.Tensor:
+    """Multi-scale gradient matching: mean |∇y − ∇target| over ``scales`` octaves (the
+    structure term of distillation: edges and texture, where plain L1 blurs)."""
+    y, target = y.float(), target.float()
+    loss = y.new_zeros(())
+    for s in range(scales):
+        if s:
+            y, target = F.avg_pool2d(y, 2), F.avg_pool2d(target, 2)
+        for dim in (-1, -2):
+            loss = loss + (torch.diff(y, dim=dim) - torch.diff(target, dim=dim)).abs().mean()
+    return loss / scales

@@ -9,7 +9,9 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from tqdm import tqdm
 
@@ -31,6 +33,10 @@ from .media import (
 from .queues import BackgroundSink, prefetch
 from .sysinfo import peak_rss_mb
 from .stylizer import Stylizer
+
+
+#: A per-frame step after the network: ``(source frame, stylized frame) -> frame``.
+FrameFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _bar(progress: bool, **kwargs) -> tqdm:
@@ -87,8 +93,13 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
 
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
-                  pipelined: bool = True, queue_size: int = 4) -> dict[str, Any]:
+                  pipelined: bool = True, queue_size: int = 4,
+                  postprocess: FrameFilter | None = None) -> dict[str, Any]:
     """Decode, stylize and encode a video; keeps frame count, frame rate and audio.
+
+    ``postprocess(source, stylized) -> frame``: an optional step between stylizing and
+    encoding, called once per frame in order with the (resized) frame the network saw and
+    its output, e.g. :class:`rtstyle.temporal.Stabilizer`.
 
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
@@ -104,7 +115,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
         with bar, sink:
             write = sink.put if pipelined else writer.write
             for frame in prefetch(source, queue_size) if pipelined else source:
-                write(stylizer.stylize_frame(frame, multiple=2))
+                out = stylizer.stylize_frame(frame, multiple=2)
+                write(postprocess(frame, out) if postprocess is not None else out)
                 frames += 1
                 bar.update(1)
         if frames == 0:
@@ -116,9 +128,11 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
 
 
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
-                   show: bool | None = None, max_frames: int | None = None, progress: bool = True) -> dict[str, Any]:
+                   show: bool | None = None, max_frames: int | None = None, progress: bool = True,
+                   postprocess: FrameFilter | None = None) -> dict[str, Any]:
     """Stylize a live camera or stream: show it in a window (with FPS) where a display
-    exists, and/or record it to ``output``. ``q`` or Esc in the window quits, Ctrl-C too."""
+    exists, and/or record it to ``output``. ``q`` or Esc in the window quits, Ctrl-C too.
+    ``postprocess``: as for :func:`stylize_video`."""
     if show is None:
         show = display_available()
     if show and not display_available():
@@ -135,7 +149,11 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
         bar = _bar(progress and not show, unit="frame", desc="stylizing")
         try:
             for frame in camera:
+                if postprocess is not None:
+                    frame = resize_shorter(frame, stylizer.image_size, multiple=2)  # what the network sees
                 out = stylizer.stylize_frame(frame, multiple=2)
+                if postprocess is not None:
+                    out = postprocess(frame, out)
                 now = time.perf_counter()
                 inst = 1.0 / max(now - last, 1e-6)
                 fps = inst if frames == 0 else 0.9 * fps + 0.1 * inst  # smoothed for display

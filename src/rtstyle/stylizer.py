@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
+from .color import blend, check_strength, preserve_color
 from .media import resize_shorter
 from .runtime import Backend, load_backend
 
@@ -23,15 +24,21 @@ class Stylizer:
     >>> frame_out = stylizer.stylize(frame)                 # HxWx3 uint8 array in, array out
     """
 
-    def __init__(self, backend: Backend, image_size: int | None = None):
+    def __init__(self, backend: Backend, image_size: int | None = None, strength: float = 1.0,
+                 preserve_color: bool = False):
         self.backend = backend
         self.image_size = image_size
+        self.strength = check_strength(strength)
+        self.preserve_color = preserve_color
 
     @classmethod
-    def load(cls, model: str | os.PathLike, device: str = "auto", image_size: int | None = None) -> "Stylizer":
-        """Load a model file (an rtstyle checkpoint or a fast_neural_style state dict).
-        ``image_size``: resize inputs so their shorter side has this many pixels first."""
-        return cls(load_backend(model, device), image_size)
+    def load(cls, model: str | os.PathLike, device: str = "auto", image_size: int | None = None,
+             strength: float = 1.0, preserve_color: bool = False) -> "Stylizer":
+        """Load a model file: an rtstyle checkpoint, a fast_neural_style state dict, or an
+        exported .onnx model. ``image_size``: resize inputs so their shorter side has this
+        many pixels first. ``strength`` (0-1): blend with the original. ``preserve_color``:
+        keep the original's colours, take only the stylized lightness."""
+        return cls(load_backend(model, device), image_size, strength, preserve_color)
 
     @property
     def device(self) -> str:
@@ -46,7 +53,10 @@ class Stylizer:
         ``image_size`` (if set) and both sides are multiples of ``multiple`` (2 for H.264)."""
         if self.image_size or multiple > 1:
             frame = resize_shorter(frame, self.image_size, multiple=multiple)
-        return self.backend(frame)
+        out = self.backend(frame)
+        if self.preserve_color:
+            out = preserve_color(out, frame)
+        return blend(out, frame, self.strength)
 
     def stylize(self, image: ImageLike) -> ImageLike:
         """Stylize a PIL image or an HxWx3 uint8 RGB array; returns the same kind."""

@@ -1,10 +1,19 @@
-"""The training loop of Johnson et al. 2016: TransformerNet against a frozen VGG16."""
+"""The training loop of Johnson et al. 2016: TransformerNet against a frozen VGG16.
+
+One process, or many under ``torchrun``: when the launcher's environment says so
+(``WORLD_SIZE`` > 1), every process joins a ``torch.distributed`` process group (NCCL on
+CUDA, gloo on CPU), wraps the network in ``DistributedDataParallel`` and trains on its
+shard of each epoch; rank 0 alone logs, writes checkpoints and ``model.pth``.
+``--batch-size`` is per process: an optimizer step sees batch_size x grad_accum x world
+size images, and with the same seed the result matches one process with that batch.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import sys
 import threading
@@ -14,11 +23,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from . import checkpoint
-from .data import ContentImages, EpochSampler, collate, find_content_images, load_style_image
+from . import checkpoint, motion
+from .data import (ContentImages, EpochSampler, collate, content_root, find_content_images, ignore_stop_signals,
+                   load_style_image)
 from .devices import resolve_device
 from .errors import RtStyleError
 from .losses import content_loss, gram_matrix, style_loss, total_variation
@@ -32,7 +44,7 @@ CHECKPOINT_FILENAME = "checkpoint.pth"
 @dataclass
 class TrainConfig:
     content_dir: str
-    style_image: str
+    style_image: str | None = None  # needed by the perceptual loss; distillation has a teacher instead
     save_model_dir: str = "checkpoints"
     arch: str = "classic"
     epochs: int = 2
@@ -51,11 +63,51 @@ class TrainConfig:
     log_interval: int = 100
     workers: int = 0
     max_steps: int | None = None  # stop after this many optimizer steps in total
+    grad_accum: int = 1  # micro-batches per optimizer step; a "step" is always an optimizer step
+    log_dir: str | None = None  # TensorBoard event files here (needs the tensorboard package)
+    sample_interval: int = 1000  # with log_dir: stylized sample images every N steps (0: only at the end)
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)
+    temporal_weight: float = 0.0  # temporal loss on random motion pairs (rtstyle.motion); 0: off
     progress: bool = True
 
 
 def _log(msg: str) -> None:
     tqdm.write(msg, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands in a ``torchrun`` job (from the env:// variables)."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def dist_info() -> DistInfo:
+    try:
+        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
+                        int(os.environ.get("WORLD_SIZE", 1)))
+    except ValueError:
+        raise RtStyleError("RANK, LOCAL_RANK and WORLD_SIZE must be whole numbers (they are set by torchrun)") from None
+
+
+def _summary_writer_class():
+    try:
+        import tensorboard  # noqa: F401  (torch.utils.tensorboard is a thin layer over it)
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise RtStyleError("--log-dir needs TensorBoard: pip install 'rtstyle[tensorboard]' "
+                           "(or pip install tensorboard)") from None
+    return SummaryWriter
 
 
 class Trainer:
@@ -64,30 +116,41 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         # Every check of the user's input happens here, before any heavy work.
-        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.image_size < 16:
-            raise RtStyleError("--batch-size and --epochs must be >= 1 and --image-size >= 16")
+        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.image_size < 16 or cfg.grad_accum < 1:
+            raise RtStyleError("--batch-size, --grad-accum and --epochs must be >= 1 and --image-size >= 16")
+        self.dist = dist_info()
         try:
             self.arch = get_preset(cfg.arch)
         except ValueError as e:
             raise RtStyleError(str(e)) from None
         self.out_dir = Path(cfg.save_model_dir)
+        self.content_root = content_root(cfg.content_dir)
         self.files = find_content_images(cfg.content_dir)
-        self.style = load_style_image(cfg.style_image, cfg.style_size)
+        self.check_objective()
         self.resume_state = checkpoint.load_file(self._resume_path()) if cfg.resume else None
-        self.device = resolve_device(cfg.device)
-        self.vgg = load_vgg16(cfg.vgg_weights, self.device)
+        self._writer_class = _summary_writer_class() if cfg.log_dir else None
+        self.writer = None
+        self.device = self._pick_device(cfg.device)
+        # channels-last (NHWC) is what the GPU's convolution kernels prefer; on a CPU it is no faster
+        self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed training size: let cuDNN pick its fastest kernels
+        self.backend = None
+        if self.dist.enabled:  # only once every input has been checked
+            self._init_process_group()
+        self.load_objective()
 
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(self.arch).to(self.device)
+        torch.manual_seed(cfg.seed)  # the same on every rank; DDP also broadcasts rank 0's weights
+        self.model = build_model(self.arch).to(self.device, memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.amp_dtype = None
-        if self.device.type == "cuda":
+        if self.device.type == "cuda" and cfg.amp:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
         self.dataset = ContentImages(self.files, cfg.image_size, cfg.seed)
-        self.sampler = EpochSampler(len(self.dataset), cfg.seed)
-        self.steps_per_epoch = math.ceil(len(self.sampler) / cfg.batch_size)
+        self.sampler = EpochSampler(len(self.dataset), cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size)
+        self.steps_per_epoch = math.ceil(len(self.sampler) / (cfg.batch_size * cfg.grad_accum))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         if cfg.max_steps is not None:
             self.total_steps = min(self.total_steps, cfg.max_steps)
@@ -95,10 +158,107 @@ class Trainer:
         self.skipped: set[int] = set()
         if self.resume_state is not None:
             self._restore(self.resume_state)
+        self.ddp: torch.nn.Module = self.model  # what the loop calls: the DDP wrapper when distributed
+        if self.dist.enabled:
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
+    # -- the objective: what the network learns (distillation overrides these four) ----------
+    def check_objective(self) -> None:
+        """Check the objective's inputs (before any heavy work)."""
+        if not self.cfg.style_image:
+            raise RtStyleError("a style image is needed (--style-image)")
+        self.style = load_style_image(self.cfg.style_image, self.cfg.style_size)
+
+    def load_objective(self) -> None:
+        """Load what the losses need onto the device: VGG16 and the style's Gram matrices."""
+        # From the torch.hub cache, the first process of each node fetches the weights (a
+        # first run downloads them) while the others wait, rather than all downloading at once.
+        cfg = self.cfg
+        first_on_node = self.dist.local_rank == 0 or cfg.vgg_weights is not None
+        if not first_on_node:
+            self._barrier()
+        self.vgg = load_vgg16(cfg.vgg_weights, self.device).to(memory_format=self.memory_format)
+        if first_on_node and self.dist.enabled and cfg.vgg_weights is None:
+            self._barrier()
         with torch.no_grad():
-            feats = self.vgg(self.style.to(self.device))
+            feats = self.vgg(self.style.to(self.device, memory_format=self.memory_format))
             self.style_grams = [gram_matrix(f) for f in feats]
+
+    def compute_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The named, weighted loss terms for inputs ``x`` and outputs ``y``; "total" is
+        what is minimised. Johnson et al.'s perceptual loss."""
+        cfg = self.cfg
+        fy, fx = self.vgg(y), self.vgg(x)
+        losses = {"content": cfg.content_weight * content_loss(fy.relu2_2, fx.relu2_2),
+                  "style": cfg.style_weight * style_loss(fy, self.style_grams)}
+        if cfg.tv_weight:
+            losses["tv"] = cfg.tv_weight * total_variation(y)
+        losses["total"] = sum(losses.values())
+        return losses
+
+    def objective_meta(self) -> dict[str, Any]:
+        return {"style_image": Path(self.cfg.style_image).name}
+
+    # -- distributed ----------------------------------------------------------------
+    def _pick_device(self, name: str) -> torch.device:
+        device = resolve_device(name)
+        if self.dist.enabled and device.type == "cuda" and device.index is None:
+            count = torch.cuda.device_count()
+            if self.dist.local_rank >= count:
+                raise RtStyleError(f"local rank {self.dist.local_rank} has no GPU of its own ({count} visible): "
+                                   "start at most one process per GPU (torchrun --nproc_per_node)")
+            device = torch.device("cuda", self.dist.local_rank)
+        if self.dist.enabled and device.type == "mps":
+            raise RtStyleError("distributed training on Apple MPS is not supported; use --device cpu or CUDA GPUs")
+        return device
+
+    def _init_process_group(self) -> None:
+        if not dist.is_available():
+            raise RtStyleError("this PyTorch build has no torch.distributed; train without torchrun")
+        self.backend = "nccl" if self.device.type == "cuda" else "gloo"
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if not dist.is_initialized():
+            dist.init_process_group(backend=self.backend)
+
+    def _barrier(self) -> None:
+        if self.dist.enabled:
+            if self.backend == "nccl":
+                dist.barrier(device_ids=[self.device.index])
+            else:
+                dist.barrier()
+
+    def _say(self, msg: str) -> None:
+        """Log from rank 0 only."""
+        if self.dist.is_main:
+            _log(msg)
+
+    def _reduce(self, losses: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
+        """Losses averaged over the ranks, and whether any rank was asked to stop: one
+        small all-reduce a step, so that every rank logs the same numbers and all stop
+        after the same step (a rank that stopped alone would hang the others)."""
+        if not self.dist.enabled:
+            return losses, stop
+        t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        values = t.tolist()
+        return {k: v / self.dist.world_size for k, v in zip(losses, values)}, values[-1] > 0
+
+    def _gather_skipped(self) -> set[int]:
+        if not self.dist.enabled:
+            return set(self.skipped)
+        every: list[Any] = [None] * self.dist.world_size
+        dist.all_gather_object(every, sorted(self.skipped))
+        return {i for part in every for i in part}
+
+    def close(self) -> None:
+        """Flush TensorBoard and leave the process group (``run()`` does this itself)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.dist.enabled and dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
     # -- checkpoints --------------------------------------------------------------
     def _resume_path(self) -> Path:
@@ -109,11 +269,13 @@ class Trainer:
     def _meta(self) -> dict[str, Any]:
         args = {k: v for k, v in dataclasses.asdict(self.cfg).items() if k not in ("progress",)}
         return {
-            "style_image": Path(self.cfg.style_image).name,
+            **self.objective_meta(),
             "train_args": args,
             "steps": self.step,
             "epochs": self.step / self.steps_per_epoch,
             "content_images": len(self.files),
+            "world_size": self.dist.world_size,
+            "images_per_step": self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size,
         }
 
     def training_state(self) -> dict[str, Any]:
@@ -124,12 +286,21 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "seed": self.cfg.seed,
             "batch_size": self.cfg.batch_size,
+            "grad_accum": self.cfg.grad_accum,
+            "world_size": self.dist.world_size,
             "dataset_size": len(self.dataset),
         }
         return state
 
     def save_checkpoint(self) -> Path:
         return checkpoint.save(self.training_state(), self.out_dir / CHECKPOINT_FILENAME)
+
+    def _checkpoint(self) -> Path:
+        """Rank 0 writes the checkpoint (atomically); the others wait until it is complete."""
+        if self.dist.is_main:
+            self.save_checkpoint()
+        self._barrier()
+        return self.out_dir / CHECKPOINT_FILENAME
 
     def _restore(self, state: dict[str, Any]) -> None:
         source = str(self._resume_path())
@@ -138,91 +309,196 @@ class Trainer:
         if state["arch"] != self.arch.to_dict():
             raise RtStyleError(f"{source} was trained with architecture {state['arch'].get('name')!r}, not {self.arch.name!r}")
         t = state["training"]
-        if t.get("batch_size") != self.cfg.batch_size or t.get("dataset_size") != len(self.dataset):
-            _log("warning: batch size or data set changed since the checkpoint; the data order will differ")
+        if (t.get("batch_size") != self.cfg.batch_size or t.get("dataset_size") != len(self.dataset)
+                or t.get("grad_accum", 1) != self.cfg.grad_accum or t.get("world_size", 1) != self.dist.world_size):
+            self._say("warning: batch size, --grad-accum, world size or data set changed since the checkpoint; "
+                      "the data order will differ")
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(t["optimizer"])
         self.scaler.load_state_dict(t["scaler"])
         self.step = int(t["step"])
 
     # -- the loop -----------------------------------------------------------------
-    def _loader(self, epoch: int, start_batch: int) -> DataLoader:
+    def _loader(self, epoch: int, start_step: int) -> DataLoader:
         self.dataset.set_epoch(epoch)
-        self.sampler.set_epoch(epoch, start=start_batch * self.cfg.batch_size)
+        self.sampler.set_epoch(epoch, start=start_step * self.cfg.batch_size * self.cfg.grad_accum)
         return DataLoader(
             self.dataset, batch_size=self.cfg.batch_size, sampler=self.sampler, collate_fn=collate,
             num_workers=self.cfg.workers, pin_memory=self.device.type == "cuda",
-            persistent_workers=False,
+            persistent_workers=False, worker_init_fn=ignore_stop_signals if self.cfg.workers else None,
         )
 
-    def train_step(self, x: torch.Tensor) -> dict[str, float]:
-        cfg = self.cfg
-        x = x.to(self.device, non_blocking=True)
-        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype
-                    else contextlib.nullcontext())
-        with autocast:
-            y = self.model(x)
-            fy, fx = self.vgg(y), self.vgg(x)
-            c_loss = cfg.content_weight * content_loss(fy.relu2_2, fx.relu2_2)
-            s_loss = cfg.style_weight * style_loss(fy, self.style_grams)
-            tv = cfg.tv_weight * total_variation(y) if cfg.tv_weight else torch.zeros((), device=self.device)
-            loss = c_loss + s_loss + tv
+    def train_step(self, x: torch.Tensor | list[torch.Tensor]) -> dict[str, float]:
+        """One optimizer step over one batch or a list of micro-batches (gradient
+        accumulation). Each micro-batch's loss (a mean over its images) is weighted by its
+        share of the step's images, so the gradient is that of the mean loss over all of
+        them, as if they had been one batch; under DDP, the ranks' gradients are averaged
+        (all-reduced once, after the last micro-batch: the others run under no_sync)."""
+        batches = [x] if isinstance(x, torch.Tensor) else list(x)
+        n_images = sum(b.shape[0] for b in batches)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        totals: dict[str, torch.Tensor] = {}
+        for i, x in enumerate(batches):
+            x = x.to(self.device, non_blocking=True, memory_format=self.memory_format)
+            last = i == len(batches) - 1
+            sync = self.ddp.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()
+            autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype
+                        else contextlib.nullcontext())
+            share = x.shape[0] / n_images
+            with sync:
+                with autocast:
+                    losses = self._step_losses(x, micro=i)
+                loss = losses["total"]
+                self.scaler.scale(loss * share if share != 1 else loss).backward()
+            for k, v in losses.items():
+                totals[k] = totals.get(k, 0) + v.detach().float() * share
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        if not torch.isfinite(loss):
-            raise RtStyleError(f"training diverged at step {self.step} (loss is {loss.item()}); try a lower --lr")
-        return {"content": c_loss.item(), "style": s_loss.item(), "tv": tv.item(), "total": loss.item()}
+        values = torch.stack(list(totals.values())).tolist()  # one device sync for all of them
+        return dict(zip(totals, values))
+
+    def _step_losses(self, x: torch.Tensor, micro: int = 0) -> dict[str, torch.Tensor]:
+        """:meth:`compute_losses` on ``x``, plus with ``temporal_weight`` the temporal loss
+        of :mod:`rtstyle.motion`: a second view of each image by a random motion, stylized in
+        the same forward pass (one call, as DDP wants), should be the warped first output.
+        The motion depends only on (seed, step, micro-batch, rank), so resuming is exact."""
+        w = self.cfg.temporal_weight
+        if not w:
+            return self.compute_losses(x, self.ddp(x))
+        g = torch.Generator().manual_seed(
+            (self.cfg.seed * 1_000_003 + self.step * 1009 + micro * 31 + self.dist.rank) % 2**63)
+        pair = motion.make_pair(x, g)
+        y, y2 = self.ddp(torch.cat([x, pair.x2])).chunk(2)
+        losses = self.compute_losses(x, y)
+        temporal = w * motion.temporal_loss(y2, motion.warp(y, pair.grid), pair.mask, pair.luminance)
+        losses["total"] = losses["total"] + temporal
+        losses["temporal"] = temporal
+        return losses
 
     def run(self, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+        try:
+            return self._run(on_step)
+        finally:
+            self.close()
+
+    def _describe(self) -> str:
+        cfg, world = self.cfg, self.dist.world_size
+        where = (f"{world} processes ({self.backend})" if self.dist.enabled else "1 process (not distributed)")
+        batch = f"batch {cfg.batch_size}"
+        if world > 1 or cfg.grad_accum > 1:
+            batch += (f" per process x {world} process{'es' if world > 1 else ''} x {cfg.grad_accum} accumulated"
+                      f" = {cfg.batch_size * world * cfg.grad_accum} images per step")
+        images = f"{len(self.files)} images"
+        if self.content_root != Path(cfg.content_dir):
+            images += f" (COCO layout: {self.content_root})"
+        return (f"training {self.arch.name} on {images}, {self.total_steps} steps ({batch}, {cfg.image_size}px) "
+                f"on {self.device}, world size {world}: {where}"
+                + (f", resuming at step {self.step}" if self.step else ""))
+
+    def _run(self, on_step: Callable[[int, dict[str, float]], None] | None) -> Path:
         cfg = self.cfg
-        _log(f"training {self.arch.name} on {len(self.files)} images, {self.total_steps} steps "
-             f"(batch {cfg.batch_size}, {cfg.image_size}px) on {self.device}"
-             + (f", resuming at step {self.step}" if self.step else ""))
+        self._say(self._describe())
+        if self._writer_class is not None and self.dist.is_main:
+            self._open_writer()
         bar = tqdm(total=self.total_steps, initial=min(self.step, self.total_steps), unit="step",
-                   disable=not cfg.progress, dynamic_ncols=True, file=sys.stderr)
+                   disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True, file=sys.stderr)
         t0, seen = time.perf_counter(), 0
-        with _stop_on_interrupt() as stop:
-            while self.step < self.total_steps and not stop.is_set():
-                epoch, start_batch = divmod(self.step, self.steps_per_epoch)
-                for images, bad in self._loader(epoch, start_batch):
-                    losses = self.train_step(images)
-                    self.step += 1
-                    seen += images.shape[0]
+        stopping = False
+        with _stop_on_interrupt(self._say) as stop:
+            while self.step < self.total_steps and not stopping:
+                epoch, start_step = divmod(self.step, self.steps_per_epoch)
+                loader = self._loader(epoch, start_step)
+                remaining, pending = len(loader), []  # micro-batches left in this epoch; this step's
+                for images, bad in loader:
+                    pending.append(images)
                     self.skipped.update(bad)
+                    remaining -= 1
+                    if len(pending) < cfg.grad_accum and remaining > 0:
+                        continue
+                    losses, stopping = self._reduce(self.train_step(pending), stop.is_set())
+                    if not math.isfinite(losses["total"]):
+                        raise RtStyleError(f"training diverged at step {self.step} (loss is {losses['total']}); "
+                                           "try a lower --lr")
+                    self.step += 1
+                    seen += sum(b.shape[0] for b in pending) * self.dist.world_size
+                    pending = []
                     ips = seen / max(time.perf_counter() - t0, 1e-9)
                     bar.update(1)
-                    bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}",
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k != "total"},
                                     img_s=f"{ips:.1f}", refresh=False)
                     if on_step:
                         on_step(self.step, losses)
                     if cfg.log_interval and self.step % cfg.log_interval == 0:
-                        _log(f"step {self.step}/{self.total_steps} epoch {epoch + 1}/{cfg.epochs} "
-                             f"content {losses['content']:.4g} style {losses['style']:.4g} "
-                             f"tv {losses['tv']:.4g} total {losses['total']:.4g} {ips:.1f} img/s")
+                        self._say(f"step {self.step}/{self.total_steps} epoch {epoch + 1}/{cfg.epochs} "
+                                  + " ".join(f"{k} {v:.4g}" for k, v in losses.items()) + f" {ips:.1f} img/s")
+                        self._log_scalars(losses, ips, epoch)
+                    if (cfg.sample_interval and self.step % cfg.sample_interval == 0
+                            and self.step < self.total_steps):
+                        self._log_samples()
                     if cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
-                        self.save_checkpoint()
-                    if self.step >= self.total_steps or stop.is_set():
+                        self._checkpoint()
+                    if self.step >= self.total_steps or stopping:
                         break
-        if stop.is_set():
+        if stopping:
             bar.close()
-            path = self.save_checkpoint()
-            _log(f"interrupted at step {self.step}: checkpoint written to {path} (continue with --resume {path})")
+            path = self._checkpoint()
+            self._say(f"interrupted at step {self.step}: checkpoint written to {path} "
+                      f"(continue with --resume {path})")
             raise KeyboardInterrupt
         bar.close()
+        self.skipped = self._gather_skipped()
         if self.skipped:
-            _log(f"skipped {len(self.skipped)} unreadable content image(s)")
-        self.save_checkpoint()
-        model_path = checkpoint.save_model(self.model, self.out_dir / MODEL_FILENAME, self._meta())
-        _log(f"model written to {model_path}")
+            self._say(f"skipped {len(self.skipped)} unreadable content image(s)"
+                      + (" (all ranks)" if self.dist.enabled else ""))
+        self._log_samples()
+        self._checkpoint()
+        model_path = self.out_dir / MODEL_FILENAME
+        if self.dist.is_main:
+            checkpoint.save_model(self.model, model_path, self._meta())
+            _log(f"model written to {model_path}")
+        self._barrier()
         return model_path
+
+    # -- TensorBoard (rank 0) -------------------------------------------------------
+    def _open_writer(self) -> None:
+        # purge_step: a run resumed at step S hides what a preempted run logged after S
+        self.writer = self._writer_class(log_dir=self.cfg.log_dir, purge_step=self.step + 1 if self.step else None)
+        args = {k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "progress"}
+        self.writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in args.items()), self.step)
+        self.writer.add_text("world", self._describe(), self.step)
+        # a few fixed crops, spread over the data set, to watch the style develop
+        picks = sorted({i * len(self.files) // 4 for i in range(4)})
+        samples = ContentImages([self.files[i] for i in picks], self.cfg.image_size, self.cfg.seed)
+        self._samples = torch.stack([samples[i][0] for i in range(len(samples))])
+        self.writer.add_images("samples/content", self._samples / 255.0, self.step)
+
+    def _log_scalars(self, losses: dict[str, float], ips: float, epoch: int) -> None:
+        if self.writer is None:
+            return
+        for k, v in losses.items():
+            self.writer.add_scalar(f"loss/{k}", v, self.step)
+        self.writer.add_scalar("lr", self.optimizer.param_groups[0]["lr"], self.step)
+        self.writer.add_scalar("images_per_s", ips, self.step)
+        self.writer.add_scalar("epoch", epoch + 1, self.step)
+
+    @torch.no_grad()
+    def _log_samples(self) -> None:
+        if self.writer is None:
+            return
+        was_training = self.model.training
+        self.model.eval()
+        y = self.model(self._samples.to(self.device, memory_format=self.memory_format))
+        self.model.train(was_training)
+        self.writer.add_images("samples/stylized", y.float().clamp(0, 255).cpu() / 255.0, self.step)
+        self.writer.flush()
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt():
-    """The first Ctrl-C asks the loop to stop after the current step (so the checkpoint
-    holds a whole step); a second one interrupts at once."""
+def _stop_on_interrupt(log: Callable[[str], None] = _log):
+    """The first Ctrl-C (SIGINT) or a SIGTERM (preemption) asks the loop to stop after
+    the current step (so the checkpoint holds a whole step); a second Ctrl-C interrupts
+    at once. A SIGTERM never does: the launcher's own deadline ends in SIGKILL anyway
+    (torchrun forwards either signal to every rank and waits 30 s, --shutdown-timeout)."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -230,15 +506,19 @@ def _stop_on_interrupt():
 
     def handler(signum, frame):
         if stop.is_set():
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         stop.set()
-        _log("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+        log("stopping after this step" + (" (Ctrl-C again to abort without a checkpoint)"
+                                          if signum == signal.SIGINT else f" (signal {signal.Signals(signum).name})"))
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, h in previous.items():
+            signal.signal(sig, h)
 
 
 def train(cfg: TrainConfig, **kwargs) -> Path:

@@ -1,0 +1,72 @@
+"""Built-in styles: compact models shipped inside the package, selected by name.
+
+``index.json`` beside this file lists them (name, file, teacher, credit); a style is
+available when its file is present. Each is an ``edge`` model distilled from a teacher
+network (``rtstyle distill``); ``docs/styles.md`` has the exact commands and their
+measured fidelity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RtStyleError
+
+STYLES_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class BuiltinStyle:
+    name: str
+    file: str
+    teacher: str
+    credit: str
+    description: str = ""
+
+    @property
+    def path(self) -> Path:
+        return STYLES_DIR / self.file
+
+
+def builtin_styles() -> dict[str, BuiltinStyle]:
+    """The built-in styles whose model files are installed, in index order."""
+    index = STYLES_DIR / "index.json"
+    if not index.is_file():
+        return {}
+    entries = json.loads(index.read_text())
+    styles = (BuiltinStyle(**e) for e in entries["styles"])
+    return {s.name: s for s in styles if s.path.is_file()}
+
+
+def default_style() -> str | None:
+    styles = builtin_styles()
+    index = STYLES_DIR / "index.json"
+    default = json.loads(index.read_text()).get("default") if index.is_file() else None
+    return default if default in styles else next(iter(styles), None)
+
+
+def resolve_model(model: str | os.PathLike | None = None, style: str | None = None) -> Path:
+    """The model file to load: ``model`` (a path, or a built-in style's name), else the
+    built-in ``style``, else the default built-in style."""
+    styles = builtin_styles()
+    if model is not None:
+        path = Path(model)
+        if path.exists() or str(model) not in styles:
+            if not path.exists() and path.suffix == "" and os.sep not in str(model):
+                raise RtStyleError(_unknown(str(model), styles))
+            return path
+        return styles[str(model)].path
+    name = style or default_style()
+    if name is None:
+        raise RtStyleError("no built-in styles are installed: pass --model FILE")
+    if name not in styles:
+        raise RtStyleError(_unknown(name, styles))
+    return styles[name].path
+
+
+def _unknown(name: str, styles: dict[str, BuiltinStyle]) -> str:
+    names = ", ".join(styles) or "(none installed)"
+    return f"unknown style {name!r}: no such model file or built-in style; built-in styles: {names}"

@@ -1,0 +1,312 @@
+"""Temporal consistency: flow and warping, the warping-error metric, the stabilizer, its
+place in the pipeline and the CLI, and the training-time temporal loss. Every frame is
+synthetic, made here; no timing assertions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtstyle import cli, motion, pipeline, temporal
+from rtstyle.errors import RtStyleError
+from rtstyle.media import VideoReader, VideoWriter
+
+H, W = 120, 160
+
+
+def canvas(h: int, w: int, seed: int) -> np.ndarray:
+    """A textured, photo-like RGB image: smooth colour blobs, edges and fine detail."""
+    rng = np.random.default_rng(seed)
+    blobs = cv2.resize(rng.uniform(0, 255, (h // 12 + 2, w // 12 + 2, 3)).astype(np.float32), (w, h),
+                       interpolation=cv2.INTER_CUBIC)
+    detail = cv2.GaussianBlur(rng.normal(0, 40, (h, w)).astype(np.float32), (0, 0), 1.2)[..., None]
+    img = blobs + detail
+    for _ in range(6):
+        cv2.circle(img, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(5, 20)),
+                   tuple(float(c) for c in rng.uniform(0, 255, 3)), -1)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def moving_scene(n: int, seed: int = 0, step: tuple[int, int] = (2, 1)) -> list[np.ndarray]:
+    """A camera panning over a textured canvas, ``step`` px (x, y) per frame."""
+    sx, sy = step
+    big = canvas(H + n * abs(sy) + 2, W + n * abs(sx) + 2, seed)
+    x0, y0 = max(0, -sx * (n - 1)), max(0, -sy * (n - 1))
+    return [np.ascontiguousarray(big[y0 + i * sy: y0 + i * sy + H, x0 + i * sx: x0 + i * sx + W]) for i in range(n)]
+
+
+def fake_style(frame: np.ndarray) -> np.ndarray:
+    """A deterministic stand-in for a style network: colours remapped, edges inked."""
+    f = frame.astype(np.float32)
+    out = np.stack([f[..., 2] * 0.8 + 30, 255 - f[..., 0], 0.5 * f[..., 1] + 0.5 * f[..., 0]], -1)
+    edges = cv2.Laplacian(cv2.GaussianBlur(frame, (0, 0), 1.0), cv2.CV_32F).max(-1, keepdims=True)
+    return np.clip(out - 2.0 * np.abs(edges), 0, 255).astype(np.uint8)
+
+
+def flicker(frames: list[np.ndarray], amplitude: float, seed: int = 1) -> list[np.ndarray]:
+    """Per-frame independent, smooth random changes (texture "jumping" between frames)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in frames:
+        field = cv2.resize(rng.normal(0, 1, (6, 8, 3)).astype(np.float32), (f.shape[1], f.shape[0]),
+                           interpolation=cv2.INTER_CUBIC)
+        out.append(np.clip(f.astype(np.float32) + amplitude * field, 0, 255).astype(np.uint8))
+    return out
+
+
+def metrics(source, stylized) -> dict:
+    return temporal.temporal_metrics(source, stylized)
+
+
+# --------------------------------------------------------------------------- flow and warping
+
+
+def test_warp_with_a_known_shift():
+    prev = canvas(H, W, 3)
+    dx, dy = 3, -2
+    cur = np.zeros_like(prev)
+    cur[max(dy, 0): H + min(dy, 0), max(dx, 0): W + min(dx, 0)] = prev[max(-dy, 0): H + min(-dy, 0),
+                                                                         max(-dx, 0): W + min(-dx, 0)]
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[...] = (-dx, -dy)  # each pixel of cur is at x - d in prev
+    warped = temporal.warp(prev, flow)
+    inside = temporal.inside_mask(flow)
+    assert inside.sum() == (H - abs(dy)) * (W - abs(dx))
+    np.testing.assert_array_equal(warped[inside], cur[inside])
+    # and DIS recovers the shift from the images alone
+    est = temporal.estimate_flow(cur, prev)
+    core = est[10:-10, 10:-10].reshape(-1, 2)
+    assert np.allclose(np.median(core, axis=0), (-dx, -dy), atol=0.25)
+
+
+def test_flow_at_reduced_resolution_is_scaled_back():
+    frames = moving_scene(2, step=(4, 2))
+    est = temporal.FlowEstimator("medium", size=60)(frames[1], frames[0])
+    assert est.shape == (H, W, 2)
+    assert np.allclose(np.median(est[10:-10, 10:-10].reshape(-1, 2), axis=0), (4, 2), atol=0.5)
+
+
+def test_consistency_mask_flags_occlusions():
+    # a 20x20 object moves 6 px right over a still background
+    f_ab = np.zeros((H, W, 2), np.float32)   # frame a -> b
+    f_ba = np.zeros((H, W, 2), np.float32)   # frame b -> a
+    f_ab[50:70, 40:60, 0] = 6                 # the object in a goes right in b
+    f_ba[50:70, 46:66, 0] = -6                # the object in b comes from the left in a
+    ok = temporal.consistency_mask(f_ab, f_ba)
+    assert ok[50:70, 40:60].all()              # the object is visible in both
+    assert not ok[50:70, 60:66].any()          # background that the object covers in b
+    ok_b = temporal.consistency_mask(f_ba, f_ab)
+    assert not ok_b[50:70, 40:46].any()         # background uncovered in b: not in a
+    assert ok_b[10:40, 10:150].all()           # the still background elsewhere is fine
+    shift = np.full((H, W, 2), (5.0, 0.0), np.float32)
+    assert not temporal.consistency_mask(shift, -shift)[:, -5:].any()  # leaves the frame
+
+
+# --------------------------------------------------------------------------- the metric
+
+
+def test_metric_is_zero_for_a_static_video():
+    frames = [canvas(H, W, 4)] * 5
+    r = metrics(frames, [fake_style(f) for f in frames])
+    assert r["frames"] == 5
+    assert r["warping_error"] < 1e-6 and r["source_warping_error"] < 1e-6
+    assert r["sharpness"] > 100
+
+
+def test_metric_grows_with_injected_flicker():
+    src = moving_scene(8)
+    styled = [fake_style(f) for f in src]
+    errors = [metrics(src, flicker(styled, a))["warping_error"] for a in (0, 5, 15, 30)]
+    assert errors == sorted(errors) and errors[-1] > 10 * errors[0]
+    assert errors[0] < 2e-3  # a consistent "style" on a moving scene is near the floor
+
+
+def test_metric_resizes_the_source_and_rejects_mismatches():
+    src = moving_scene(4)
+    small = [cv2.resize(f, (W // 2, H // 2), interpolation=cv2.INTER_AREA) for f in src]
+    assert metrics(src, small)["frames"] == 4  # what --image-size writes: same picture, smaller
+    with pytest.raises(RtStyleError, match="frame counts differ.*4 frames.*3"):
+        metrics(src, small[:3])
+    with pytest.raises(RtStyleError, match="frame sizes differ"):
+        metrics(src, [f[:, : W // 2] for f in src])
+    with pytest.raises(RtStyleError, match="at least 2"):
+        metrics(src[:1], small[:1])
+
+
+# --------------------------------------------------------------------------- the stabilizer
+
+
+def test_stabilizer_reduces_flicker_and_keeps_sharpness():
+    src = moving_scene(12)
+    bare = flicker([fake_style(f) for f in src], 20)
+    stab = temporal.Stabilizer()
+    out = [stab(s, y) for s, y in zip(src, bare)]
+    np.testing.assert_array_equal(out[0], bare[0])  # the first frame passes through
+    before, after = metrics(src, bare), metrics(src, out)
+    assert after["warping_error"] < 0.4 * before["warping_error"]
+    assert after["sharpness"] > 0.85 * before["sharpness"]
+    assert stab.stats.frames == 12 and stab.stats.resets == 1
+    assert stab.stats.to_dict()["trusted_fraction"] > 0.3
+
+
+def test_scene_cut_resets_the_stabilizer():
+    src = moving_scene(5, seed=0) + moving_scene(4, seed=7, step=(-1, 2))
+    styled = flicker([fake_style(f) for f in src], 20)
+    stab = temporal.Stabilizer()
+    out = [stab(s, y) for s, y in zip(src, styled)]
+    assert stab.stats.resets == 2  # the first frame and the cut
+    np.testing.assert_array_equal(out[5], styled[5])  # no ghost of the old scene
+    assert not np.array_equal(out[6], styled[6])  # and blending starts again after it
+    assert not np.array_equal(out[4], styled[4])
+
+
+def test_size_change_and_reset():
+    stab = temporal.Stabilizer()
+    a, b = moving_scene(2)
+    stab(a, fake_style(a))
+    small = cv2.resize(b, (W // 2, H // 2))
+    np.testing.assert_array_equal(stab(small, fake_style(small)), fake_style(small))
+    stab.reset()
+    np.testing.assert_array_equal(stab(b, fake_style(b)), fake_style(b))
+    assert stab.stats.resets == 3
+    with pytest.raises(ValueError):
+        stab(a, small)
+    with pytest.raises(ValueError):
+        temporal.Stabilizer(strength=1.0)
+
+
+def test_temporal_module_does_not_import_torch():
+    code = "import sys, rtstyle.temporal; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# --------------------------------------------------------------------------- pipeline and CLI
+
+
+def _write_clip(path, frames, fps=12):
+    with VideoWriter(path, fps=fps) as w:
+        for f in frames:
+            w.write(f)
+    return path
+
+
+def test_pipeline_calls_the_postprocess_with_source_and_stylized(tmp_path, model_path):
+    from rtstyle.stylizer import Stylizer
+
+    clip = _write_clip(tmp_path / "in.mp4", moving_scene(6))
+    seen = []
+
+    def post(source, stylized):
+        seen.append((source.shape, stylized.shape))
+        return 255 - stylized
+
+    stylizer = Stylizer.load(model_path, device="cpu", image_size=60)
+    summary = pipeline.stylize_video(stylizer, clip, tmp_path / "out.mp4", progress=False, postprocess=post)
+    assert summary["frames"] == 6 and len(seen) == 6
+    assert all(s == (60, 80, 3) and t == (60, 80, 3) for s, t in seen)
+
+
+def test_cli_stylize_temporal_on_by_default_and_off(tmp_path, model_path, capsys):
+    clip = _write_clip(tmp_path / "in.mp4", moving_scene(6))
+    base = ["stylize", "--model", str(model_path), "--input", str(clip), "--device", "cpu", "--json",
+            "--image-size", "60"]
+    assert cli.main([*base, "--output", str(tmp_path / "on.mp4")]) == 0
+    on = json.loads(capsys.readouterr().out)
+    assert on["temporal"]["frames"] == 6 and on["temporal"]["resets"] >= 1
+    assert cli.main([*base, "--output", str(tmp_path / "off.mp4"), "--no-temporal"]) == 0
+    assert json.loads(capsys.readouterr().out)["temporal"] is None
+    assert cli.main([*base, "--output", str(tmp_path / "s.mp4"), "--temporal-strength", "0.3"]) == 0
+    capsys.readouterr()
+
+
+def test_cli_eval_temporal(tmp_path, capsys):
+    src = moving_scene(6)
+    a = _write_clip(tmp_path / "a.mp4", src)
+    b = _write_clip(tmp_path / "b.mp4", flicker([fake_style(f) for f in src], 25))
+    assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(b), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["frames"] == 6 and r["warping_error"] > r["source_warping_error"] > 0
+    assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(a)]) == 0
+    assert "warping error" in capsys.readouterr().out
+    short = _write_clip(tmp_path / "short.mp4", src[:4])
+    assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rtstyle: error: frame counts differ") and err.count("\n") == 1
+    square = _write_clip(tmp_path / "sq.mp4", [f[:, :H] for f in src])
+    assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(square)]) == 2
+    assert "frame sizes differ" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- training-time loss
+
+
+def _images(b=2, h=40, w=48, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.interpolate(torch.rand(b, 3, h // 4, w // 4, generator=g), size=(h, w),
+                                        mode="bicubic", align_corners=False)
+    return (20 + 215 * x.clamp(0, 1))  # away from 0 and 255, so the brightness change never clips
+
+
+def test_torch_warp_with_a_known_shift():
+    x = _images()
+    y = motion.warp(x, motion.shift_grid(2, 40, 48, dx=3, dy=2))
+    torch.testing.assert_close(y[..., 2:, 3:], x[..., :-2, :-3], atol=1e-3, rtol=0)
+    m = motion.inside(motion.shift_grid(2, 40, 48, dx=3, dy=2))
+    assert m[..., 2:, 3:].all() and not m[..., :2, :].any() and not m[..., :, :3].any()
+
+
+@pytest.mark.parametrize("model", ["identity", "conv1x1"])
+def test_temporal_loss_is_zero_for_a_model_that_commutes_with_the_motion(model):
+    torch.manual_seed(0)
+    net = torch.nn.Identity() if model == "identity" else torch.nn.Conv2d(3, 3, 1)
+    x = _images()
+    cfg = motion.MotionConfig(noise_std=0.0)  # noise is not motion: nothing can commute with it
+    pair = motion.make_pair(x, torch.Generator().manual_seed(1), cfg)
+    assert 0.5 < pair.mask.mean() < 1.0  # the motion moved something out of the frame
+    assert (pair.luminance != 0).all()
+    with torch.no_grad():
+        if model == "identity":  # brightness change is expected in the output: subtracted
+            loss = motion.pair_loss(net, x, net(x), pair)
+        else:  # a 1x1 conv maps brightness through its weights: compare without it
+            loss = motion.temporal_loss(net(pair.x2 - pair.luminance), motion.warp(net(x), pair.grid), pair.mask)
+    assert loss.item() < 1e-10
+
+
+def test_temporal_loss_penalises_a_model_that_does_not_follow_motion():
+    pattern = 30 * torch.sin(torch.arange(48.0) / 2).view(1, 1, 1, 48)  # texture fixed to the frame
+
+    class Stuck(torch.nn.Module):
+        def forward(self, x):
+            return x + pattern
+
+    x = _images()
+    pair = motion.make_pair(x, torch.Generator().manual_seed(2), motion.MotionConfig(noise_std=0.0))
+    with torch.no_grad():
+        assert motion.pair_loss(Stuck(), x, Stuck()(x), pair).item() > 1e-3  # [0, 1] units
+    # the same seed gives the same pair
+    again = motion.make_pair(x, torch.Generator().manual_seed(2), motion.MotionConfig(noise_std=0.0))
+    torch.testing.assert_close(pair.x2, again.x2)
+
+
+def test_training_with_a_temporal_weight(tmp_path, content_dir, style_image, vgg_weights):
+    from rtstyle.training import TrainConfig, Trainer
+
+    def cfg(out, **kw):
+        return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
+                           vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
+                           log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **kw)
+
+    seen = []
+    a = Trainer(cfg(tmp_path / "a", temporal_weight=10.0))
+    a.run(on_step=lambda step, losses: seen.append(losses))
+    assert len(seen) == 2 and all(s["temporal"] > 0 for s in seen)
+    b = Trainer(cfg(tmp_path / "b", temporal_weight=10.0))  # the motion is seeded: same run
+    b.run()
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
