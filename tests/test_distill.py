@@ -1,6 +1,7 @@
 """Distillation: a compact student learns to reproduce a teacher stylizer."""
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import textured_model
@@ -21,9 +22,11 @@ def test_distillation_from_a_checkpoint_teacher_drives_the_error_down(tmp_path, 
     # a teacher the student can represent exactly: the same architecture, other weights
     teacher = checkpoint.save_model(textured_model("edge-fast", seed=3), tmp_path / "teacher.pth")
     losses = []
-    d = Distiller(_cfg(content_dir, teacher, tmp_path / "out", max_steps=120, lr=1e-2))
+    d = Distiller(_cfg(content_dir, teacher, tmp_path / "out", max_steps=120, lr=1e-2, lowpass_weight=1.0,
+                       max_scale=1.5, lr_schedule="cosine"))  # the built-in styles' recipe
     assert len(d.files) == 5 and len(d.holdout_files) == 1  # one image kept out for fidelity
     path = d.run(on_step=lambda step, l: losses.append(l["pixel"]))
+    assert d.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
     assert np.mean(losses[-5:]) < 0.75 * np.mean(losses[:5])
     model, meta = checkpoint.load_model(path)
     assert meta["teacher"] == "teacher.pth" and meta["arch"]["name"] == "edge-fast"

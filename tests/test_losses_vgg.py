@@ -81,3 +81,14 @@ def test_vgg_weights_that_are_not_vgg_are_refused(tmp_path):
         load_vgg16(path)
     with pytest.raises(RtStyleError, match="not found"):
         load_vgg16(tmp_path / "missing.pth")
+
+
+def test_lowpass_loss_sees_colour_not_the_phase_of_fine_texture():
+    from rtstyle.losses import lowpass_loss
+
+    checker = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 255.0
+    a = checker.expand(1, 3, 32, 32)
+    shifted = torch.roll(a, 1, dims=-1)  # every pixel changes by 255
+    assert (a - shifted).abs().mean() == 255
+    assert lowpass_loss(a, shifted) < 1.0
+    assert lowpass_loss(a, a + 40) == pytest.approx(40, rel=1e-4)

@@ -62,3 +62,58 @@ def test_no_styles_installed_is_a_clear_error(tmp_path, monkeypatch, capsys):
     Image.fromarray(make_photo(20, 20, 1)).save(img)
     assert main(["stylize", "--input", str(img)]) == 2
     assert "pass --model" in capsys.readouterr().err
+
+
+def test_sheet_names_every_style_under_its_tile(style_dir, tmp_path, capsys):
+    img = tmp_path / "photo.png"
+    Image.fromarray(make_photo(60, 80, 3)).save(img)
+    out = tmp_path / "sheet.png"
+    assert main(["sheet", "--input", str(img), "--output", str(out), "--image-size", "48", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["styles"] == ["alpha", "beta"]
+    sheet = np.asarray(Image.open(out))
+    # three 64x48 tiles (original, alpha, beta) with 28-px label strips, 6-px gaps, in one row
+    assert sheet.shape == (6 + 48 + 28 + 6, 4 * 6 + 3 * 64, 3)
+    tiles = [sheet[6:54, 6 + i * 70:70 + i * 70] for i in range(3)]
+    assert not np.array_equal(tiles[1], tiles[2])  # each style rendered by its own model
+    alpha = Stylizer.load(style_dir / "alpha.pth", device="cpu").stylize(tiles[0])
+    assert np.abs(tiles[1].astype(int) - alpha).max() <= 1
+    labels = [sheet[54:82, 6 + i * 70:70 + i * 70] for i in range(3)]
+    assert all((lab < 128).any() for lab in labels)  # a name is written under each tile
+    assert main(["sheet", "--input", str(img), "--output", str(tmp_path / "s.txt")]) == 2
+    assert main(["sheet", "--input", str(img), "--output", str(tmp_path / "s.png"), "--model", "nosuch"]) == 2
+    assert not (tmp_path / "s.txt").exists() and not (tmp_path / "s.png").exists()
+
+
+def test_the_shipped_styles():
+    """Every built-in that ships: an edge model of at most 1 MB (and its ONNX export) that
+    loads and stylizes, distilled from the teacher its index entry names, with its
+    fidelity on record (the figures are in docs/styles.md)."""
+    shipped = styles.builtin_styles()
+    assert len(shipped) >= 4 and styles.default_style() in shipped
+    photo = make_photo(48, 64, 5)
+    for s in shipped.values():
+        onnx = s.path.with_suffix(".onnx")
+        assert s.path.stat().st_size <= 1_000_000 and onnx.stat().st_size <= 1_000_000
+        _, meta = checkpoint.load_model(s.path)
+        assert meta["arch"]["name"] == "edge" and meta["teacher"] == s.teacher
+        assert meta["fidelity"]["images"] == 8 and meta["fidelity"]["student_vs_teacher_db"] > 15
+        out = Stylizer.load(s.path, device="cpu").stylize(photo)
+        assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 10
+        assert np.abs(Stylizer.load(onnx).stylize(photo).astype(int) - out).max() <= 2
+
+
+def test_a_builtin_runs_its_onnx_export_on_the_cpu(style_dir):
+    from rtstyle.export import export_onnx
+
+    model, meta = checkpoint.load_model(style_dir / "alpha.pth")
+    meta.pop("arch", None)
+    export_onnx(model, style_dir / "alpha.onnx", meta)
+    assert styles.resolve_model("alpha", device="cpu") == style_dir / "alpha.onnx"
+    assert styles.resolve_model(style="alpha", device="mps") == style_dir / "alpha.pth"
+    assert styles.resolve_model("beta", device="cpu") == style_dir / "beta.pth"  # no export: the checkpoint
+    photo = make_photo(40, 56, 2)
+    onnx = Stylizer.load("alpha", device="cpu")
+    assert onnx.backend.name == "onnxruntime"
+    torch_out = Stylizer.load(style_dir / "alpha.pth", device="cpu").stylize(photo)
+    assert np.abs(onnx.stylize(photo).astype(int) - torch_out).max() <= 1

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -100,3 +101,39 @@ def test_train_without_vgg_weights_offline_is_one_clear_error(tmp_path, content_
     lines = [l for l in r.stderr.splitlines() if l.startswith("rtstyle: error")]
     assert len(lines) == 1 and "--vgg-weights" in lines[0] and "vgg16-397923af.pth" in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_cosine_schedule_decays_to_a_hundredth(tmp_path, content_dir, style_image, vgg_weights):
+    lrs = []
+    trainer = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path, epochs=3, lr=1e-2, lr_schedule="cosine"))
+    trainer.run(on_step=lambda step, l: lrs.append(trainer.optimizer.param_groups[0]["lr"]))
+    assert len(lrs) == 9 and lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-4)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_crops_at_several_scales(tmp_path):
+    """With max_scale, a crop shows a smaller part of the image, enlarged: fewer stripes."""
+    from rtstyle.data import ContentImages
+
+    stripes = ((np.arange(64) // 4) % 2 * 255).astype(np.uint8)  # 8 periods across
+    Image.fromarray(np.repeat(np.tile(stripes, (64, 1))[..., None], 3, axis=2)).save(tmp_path / "s.png")
+
+    def periods(ds, epoch):
+        ds.set_epoch(epoch)
+        row = ds[0][0][0, 16].numpy() > 127
+        return int(np.count_nonzero(row[1:] != row[:-1]))  # edges along one row
+
+    plain = ContentImages([tmp_path / "s.png"], image_size=32, max_scale=1.0)
+    zoomed = ContentImages([tmp_path / "s.png"], image_size=32, max_scale=3.0)
+    assert {periods(plain, e) for e in range(8)} == {15}  # the whole image, 16 bars
+    counts = [periods(zoomed, e) for e in range(8)]
+    assert max(counts) < 15 and len(set(counts)) > 1
+
+
+def test_resume_without_a_checkpoint_yet_starts_from_step_zero(tmp_path, content_dir, style_image, vgg_weights,
+                                                               capsys):
+    """One command for the first start and every restart (torchrun --max-restarts)."""
+    trainer = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "new", resume="auto", max_steps=1))
+    assert trainer.step == 0 and "starting from step 0" in capsys.readouterr().err
+    with pytest.raises(RtStyleError):  # a named checkpoint that is not there is a mistake
+        Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "new", resume=str(tmp_path / "nope.pth")))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from . import serve
 from .errors import RtStyleError
 
 EXIT_USAGE = 2
@@ -27,34 +28,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be between 0 and 1, got {value}")
-    return value
+def _number(low: float = float("-inf"), high: float = float("inf")):
+    """An argparse type: a float in [low, high]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= value <= high:
+            bounds = f"from {low:g} to {high:g}" if high < float("inf") else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bounds}, got {value:g}")
+        return value
+    return parse
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 0.95:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 0.95, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+_non_negative_float = _number(0.0)
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -74,7 +62,12 @@ def _add_loop_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=4,
                    help="images per batch, per process under torchrun (default: 4)")
     p.add_argument("--image-size", type=_positive_int, default=256, help="training crop size (default: 256)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-scale", type=_number(1.0), default=1.0,
+                   help="crops at several scales: resize each image so its shorter side is image-size times a "
+                        "random factor in [1, MAX_SCALE] before cropping (default: 1)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="constant, or cosine decay to lr/100 by the last step (default: constant)")
     p.add_argument("--seed", type=int, default=42)
     _add_device(p)
     p.add_argument("--checkpoint-interval", type=int, default=1000, help="save a checkpoint every N steps (0: never)")
@@ -136,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pixel-weight", type=_non_negative_float, default=1.0, help="L1 weight (default: 1)")
     d.add_argument("--structure-weight", type=_non_negative_float, default=1.0,
                    help="multi-scale gradient loss weight (default: 1)")
+    d.add_argument("--lowpass-weight", type=_non_negative_float, default=0.0,
+                   help="weight of L1 between the outputs blurred with a Gaussian of sigma 2 px: colour and "
+                        "shape at the scale of the fidelity measure (default: 0)")
     d.add_argument("--holdout", type=int, default=8, help="images kept out to measure fidelity on (default: 8)")
     _add_loop_args(d)
 
@@ -153,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--image-size", type=_positive_int, default=None,
                    help="resize so the shorter side is N pixels before stylizing (default: input size)")
     _add_device(s)
-    s.add_argument("--strength", type=_unit_float, default=1.0,
+    s.add_argument("--strength", type=_number(0.0, 1.0), default=1.0,
                    help="0-1: blend the stylized frame with the original (default: 1, fully stylized)")
     s.add_argument("--preserve-color", action="store_true",
                    help="keep the original's colours: stylized lightness only (in CIELAB)")
@@ -163,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
                    help="video and webcam: remove flicker by blending each frame with the previous output "
                         "warped by optical flow (default: on for video and webcam)")
-    s.add_argument("--temporal-strength", type=_strength, default=None, metavar="S",
+    s.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
                    help="weight of the warped previous output where the flow is trusted, 0 to 0.95 "
                         "(default: 0.65)")
     s.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -215,6 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("styles", help="list the built-in styles")
     st.add_argument("--json", action="store_true", help="print JSON")
 
+    sh = sub.add_parser("sheet", help="render a photo in every built-in style, names underneath")
+    sh.add_argument("--input", required=True, help="a photo")
+    sh.add_argument("--output", required=True, help="the sheet: .png, .jpg or .webp")
+    sh.add_argument("--model", action="append", default=None, metavar="M",
+                    help="a model file or built-in style name; repeat for several (default: every built-in style)")
+    sh.add_argument("--image-size", type=_positive_int, default=256,
+                    help="shorter side of each tile in pixels (default: 256)")
+    sh.add_argument("--columns", type=_positive_int, default=None, help="tiles per row (default: about square)")
+    _add_device(sh)
+    sh.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    sv = sub.add_parser("serve", help="stylize the webcam live in the browser",
+                        description="Serve a local web page that stylizes the webcam live in the browser "
+                                    "(onnxruntime-web: WebGPU where available, else WebAssembly).")
+    serve.add_arguments(sv)
+
     i = sub.add_parser("info", help="versions, devices and where the VGG16 weights come from")
     i.add_argument("--vgg-weights", default=None, metavar="PATH")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -250,11 +262,10 @@ def cmd_distill(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     from . import pipeline
     from .media import input_kind
+    from .styles import resolve_model
     from .stylizer import Stylizer
 
-    from .styles import resolve_model
-
-    model = resolve_model(args.model, args.style)
+    model = resolve_model(args.model, args.style, args.device)
     output = Path(args.output) if args.output else None
     stabilizer = _stabilizer(args)
     if args.webcam is not None:
@@ -367,6 +378,24 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
                      args.video, args.video_image_size, log=log)
 
 
+def cmd_sheet(args: argparse.Namespace) -> dict[str, Any]:
+    from .media import IMAGE_EXTS, read_image, write_image
+    from .pipeline import check_output_ext
+    from .sheet import make_sheet
+    from .styles import builtin_styles, resolve_model
+
+    check_output_ext(Path(args.output), IMAGE_EXTS, "an image file")
+    names = args.model or list(builtin_styles())
+    if not names:
+        raise RtStyleError("no built-in styles are installed: pass --model FILE")
+    models = [(Path(n).stem if Path(n).suffix else n, resolve_model(n, device=args.device)) for n in names]
+    photo = read_image(args.input)
+    sheet = make_sheet(photo, models, args.image_size, args.columns, args.device)
+    write_image(args.output, sheet)
+    return {"output": str(args.output), "styles": [n for n, _ in models],
+            "width": sheet.shape[1], "height": sheet.shape[0]}
+
+
 def cmd_styles(args: argparse.Namespace) -> dict[str, Any]:
     from .checkpoint import load_model
     from .styles import builtin_styles, default_style
@@ -432,7 +461,7 @@ def _print_info(info: dict[str, Any]) -> None:
               f"training run, or pass --vgg-weights PATH)")
 
 
-COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export, "bench": cmd_bench, "styles": cmd_styles,
+COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export, "bench": cmd_bench, "styles": cmd_styles, "sheet": cmd_sheet, "serve": serve.cmd_serve,
             "eval-temporal": cmd_eval_temporal, "info": cmd_info}
 
 
@@ -460,6 +489,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_eval_temporal(result)
     elif getattr(args, "json", False):
         print(json.dumps(result, indent=2))
+    elif args.command == "sheet":
+        print(f"wrote {result['output']} ({result['width']}x{result['height']}, {len(result['styles'])} styles)",
+              file=sys.stderr)
     elif args.command == "stylize":
         print(f"wrote {result['output']}" if result.get("output") else f"{result['frames']} frames", file=sys.stderr)
     return 0

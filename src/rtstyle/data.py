@@ -72,8 +72,9 @@ def find_content_images(folder: str | os.PathLike) -> list[str]:
 
 
 class ContentImages(Dataset):
-    """Every image under a folder, resized so its shorter side is ``image_size`` and
-    cropped to a square at a random place, randomly flipped. The randomness of sample
+    """Every image under a folder, resized so its shorter side is ``image_size`` (times a
+    random factor in [1, ``max_scale``]: crops at several scales) and cropped to a square
+    at a random place, randomly flipped. The randomness of sample
     ``i`` in epoch ``e`` depends only on (seed, e, i). Unreadable files are replaced by
     the next readable one and reported in the batch, so the loop can count them.
 
@@ -82,9 +83,11 @@ class ContentImages(Dataset):
     array rather than a list of Python objects, so forked workers do not copy the list of
     a 118k-image data set page by page as they touch its reference counts."""
 
-    def __init__(self, files: list[str | os.PathLike], image_size: int = 256, seed: int = 0):
+    def __init__(self, files: list[str | os.PathLike], image_size: int = 256, seed: int = 0,
+                 max_scale: float = 1.0):
         self.files = np.array([os.fspath(f) for f in files], dtype=str)
         self.image_size = int(image_size)
+        self.max_scale = float(max_scale)
         self.seed = int(seed)
         self.epoch = 0
 
@@ -96,7 +99,10 @@ class ContentImages(Dataset):
 
     def _load(self, index: int) -> torch.Tensor:
         rng = random.Random(f"{self.seed}:{self.epoch}:{index}")
-        frame = resize_shorter(read_image(str(self.files[index])), self.image_size)
+        size = self.image_size
+        if self.max_scale > 1.0:
+            size = round(size * rng.uniform(1.0, self.max_scale))
+        frame = resize_shorter(read_image(str(self.files[index])), size)
         h, w = frame.shape[:2]
         top, left = rng.randint(0, h - self.image_size), rng.randint(0, w - self.image_size)
         frame = frame[top : top + self.image_size, left : left + self.image_size]

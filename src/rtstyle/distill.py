@@ -19,7 +19,7 @@ import torch
 
 from . import checkpoint
 from .errors import RtStyleError
-from .losses import gradient_loss
+from .losses import gradient_loss, lowpass_loss
 from .media import read_image, resize_shorter
 from .metrics import lowpass_psnr, shifted_pair
 from .runtime.torch_backend import TorchBackend
@@ -38,6 +38,7 @@ class DistillConfig(TrainConfig):
     arch: str = "edge"
     pixel_weight: float = 1.0
     structure_weight: float = 1.0
+    lowpass_weight: float = 0.0  # L1 of Gaussian-blurred (sigma 2 px) outputs
     holdout: int = 8  # images kept out of training to measure fidelity on
     fidelity_size: int = 256
 
@@ -77,7 +78,9 @@ class Distiller(Trainer):
         t = self.teacher(x)
         losses = {"pixel": cfg.pixel_weight * (y.float() - t).abs().mean() / 255.0,
                   "structure": cfg.structure_weight * gradient_loss(y, t) / 255.0}
-        losses["total"] = losses["pixel"] + losses["structure"]
+        if cfg.lowpass_weight:
+            losses["lowpass"] = cfg.lowpass_weight * lowpass_loss(y, t) / 255.0
+        losses["total"] = sum(losses.values())
         return losses
 
     def objective_meta(self) -> dict[str, Any]:

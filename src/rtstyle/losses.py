@@ -50,3 +50,18 @@ def gradient_loss(y: torch.Tensor, target: torch.Tensor, scales: int = 3) -> tor
         for dim in (-1, -2):
             loss = loss + (torch.diff(y, dim=dim) - torch.diff(target, dim=dim)).abs().mean()
     return loss / scales
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of an NCHW batch (3-sigma radius, reflected borders)."""
+    r = max(1, round(3 * sigma))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = (k / k.sum()).repeat(x.shape[1], 1, 1, 1)  # one kernel per channel
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(-1, 1, 1, 2 * r + 1), groups=x.shape[1])
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(-1, 1, 2 * r + 1, 1), groups=x.shape[1])
+
+
+def lowpass_loss(y: torch.Tensor, target: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """Mean |blur(y) - blur(target)|: colour and shape at the scale the fidelity measure
+    looks at, blind to the phase of fine texture (which a teacher does not keep itself)."""
+    return (gaussian_blur(y.float(), sigma) - gaussian_blur(target.float(), sigma)).abs().mean()

@@ -52,7 +52,7 @@ def default_output(src: Path, kind: str) -> Path:
     return src.with_name(f"{src.stem}_stylized{suffix}")
 
 
-def _check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
+def check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
     if dst.suffix.lower() not in allowed:
         raise RtStyleError(f"output {dst} must be {what} ({', '.join(sorted(allowed))})")
 
@@ -60,7 +60,7 @@ def _check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
 def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
     if dst.is_dir():
         dst = dst / src.name
-    _check_output_ext(dst, IMAGE_EXTS, "an image file")
+    check_output_ext(dst, IMAGE_EXTS, "an image file")
     frame = read_image(src)
     t0 = time.perf_counter()
     out = stylizer.stylize_frame(frame)
@@ -104,7 +104,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
     stages overlap while memory stays flat."""
-    _check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
+    check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
     frames = 0
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
@@ -140,7 +140,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     if not show and output is None:
         raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
     if output is not None:
-        _check_output_ext(output, VIDEO_OUTPUT_EXTS, "a video file")
+        check_output_ext(output, VIDEO_OUTPUT_EXTS, "a video file")
     frames, fps = 0, 0.0
     t0 = last = time.perf_counter()
     with Camera(source) as camera, \

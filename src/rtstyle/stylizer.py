@@ -11,6 +11,7 @@ from PIL import Image
 from .color import blend, check_strength, preserve_color
 from .media import resize_shorter
 from .runtime import Backend, load_backend
+from .styles import resolve_model
 
 ImageLike = TypeVar("ImageLike", Image.Image, np.ndarray)
 
@@ -32,13 +33,14 @@ class Stylizer:
         self.preserve_color = preserve_color
 
     @classmethod
-    def load(cls, model: str | os.PathLike, device: str = "auto", image_size: int | None = None,
+    def load(cls, model: str | os.PathLike | None = None, device: str = "auto", image_size: int | None = None,
              strength: float = 1.0, preserve_color: bool = False) -> "Stylizer":
-        """Load a model file: an rtstyle checkpoint, a fast_neural_style state dict, or an
-        exported .onnx model. ``image_size``: resize inputs so their shorter side has this
-        many pixels first. ``strength`` (0-1): blend with the original. ``preserve_color``:
+        """Load a model: a file (an rtstyle checkpoint, a fast_neural_style state dict, or
+        an exported .onnx model) or the name of a built-in style; None: the default
+        built-in style. ``image_size``: resize inputs so their shorter side has this many
+        pixels first. ``strength`` (0-1): blend with the original. ``preserve_color``:
         keep the original's colours, take only the stylized lightness."""
-        return cls(load_backend(model, device), image_size, strength, preserve_color)
+        return cls(load_backend(resolve_model(model, device=device), device), image_size, strength, preserve_color)
 
     @property
     def device(self) -> str:

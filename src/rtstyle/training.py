@@ -52,6 +52,8 @@ class TrainConfig:
     image_size: int = 256
     style_size: int | None = None
     lr: float = 1e-3
+    max_scale: float = 1.0  # crop from images resized to image_size x [1, max_scale] on the shorter side
+    lr_schedule: str = "constant"  # or "cosine": decay to lr/100 over the run (by step: resume-exact)
     content_weight: float = 1e5
     style_weight: float = 1e10
     tv_weight: float = 0.0
@@ -127,7 +129,12 @@ class Trainer:
         self.content_root = content_root(cfg.content_dir)
         self.files = find_content_images(cfg.content_dir)
         self.check_objective()
-        self.resume_state = checkpoint.load_file(self._resume_path()) if cfg.resume else None
+        self.resume_state = None
+        if cfg.resume == "auto" and not self._resume_path().exists():
+            # the same command starts a job and restarts it (torchrun --max-restarts, a requeue)
+            self._say(f"no checkpoint at {self._resume_path()} yet: starting from step 0")
+        elif cfg.resume:
+            self.resume_state = checkpoint.load_file(self._resume_path())
         self._writer_class = _summary_writer_class() if cfg.log_dir else None
         self.writer = None
         self.device = self._pick_device(cfg.device)
@@ -148,7 +155,7 @@ class Trainer:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
-        self.dataset = ContentImages(self.files, cfg.image_size, cfg.seed)
+        self.dataset = ContentImages(self.files, cfg.image_size, cfg.seed, cfg.max_scale)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size)
         self.steps_per_epoch = math.ceil(len(self.sampler) / (cfg.batch_size * cfg.grad_accum))
         self.total_steps = self.steps_per_epoch * cfg.epochs
@@ -352,10 +359,21 @@ class Trainer:
                 self.scaler.scale(loss * share if share != 1 else loss).backward()
             for k, v in losses.items():
                 totals[k] = totals.get(k, 0) + v.detach().float() * share
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.current_lr()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         values = torch.stack(list(totals.values())).tolist()  # one device sync for all of them
         return dict(zip(totals, values))
+
+    def current_lr(self) -> float:
+        """The learning rate of the next step: constant, or a cosine from lr down to lr/100
+        over total_steps (a function of the step alone, so a resumed run follows the same curve)."""
+        cfg = self.cfg
+        if cfg.lr_schedule != "cosine" or self.total_steps <= 1:
+            return cfg.lr
+        t = min(self.step / (self.total_steps - 1), 1.0)
+        return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
     def _step_losses(self, x: torch.Tensor, micro: int = 0) -> dict[str, torch.Tensor]:
         """:meth:`compute_losses` on ``x``, plus with ``temporal_weight`` the temporal loss

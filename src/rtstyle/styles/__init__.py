@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,15 @@ class BuiltinStyle:
     def path(self) -> Path:
         return STYLES_DIR / self.file
 
+    def file_for(self, device: str = "auto") -> Path:
+        """The file to run on ``device``: the exported ``.onnx`` beside the checkpoint for
+        the CPU (ONNX Runtime runs these networks 2-3x faster than PyTorch eager there,
+        and starts without importing PyTorch), the ``.pth`` for PyTorch's GPUs."""
+        onnx = self.path.with_suffix(".onnx")
+        if onnx.is_file() and (device == "cpu" or (device == "auto" and not _gpu_for_torch())):
+            return onnx
+        return self.path
+
 
 def builtin_styles() -> dict[str, BuiltinStyle]:
     """The built-in styles whose model files are installed, in index order."""
@@ -48,9 +60,18 @@ def default_style() -> str | None:
     return default if default in styles else next(iter(styles), None)
 
 
-def resolve_model(model: str | os.PathLike | None = None, style: str | None = None) -> Path:
+def _gpu_for_torch() -> bool:
+    """Whether "auto" would find a GPU for PyTorch, guessed without importing it (which
+    takes seconds): an NVIDIA driver (Linux, Windows) or Apple silicon."""
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def resolve_model(model: str | os.PathLike | None = None, style: str | None = None, device: str = "auto") -> Path:
     """The model file to load: ``model`` (a path, or a built-in style's name), else the
-    built-in ``style``, else the default built-in style."""
+    built-in ``style``, else the default built-in style; for a built-in, the file that
+    suits ``device`` (see :meth:`BuiltinStyle.file_for`)."""
     styles = builtin_styles()
     if model is not None:
         path = Path(model)
@@ -58,13 +79,13 @@ def resolve_model(model: str | os.PathLike | None = None, style: str | None = No
             if not path.exists() and path.suffix == "" and os.sep not in str(model):
                 raise RtStyleError(_unknown(str(model), styles))
             return path
-        return styles[str(model)].path
+        return styles[str(model)].file_for(device)
     name = style or default_style()
     if name is None:
         raise RtStyleError("no built-in styles are installed: pass --model FILE")
     if name not in styles:
         raise RtStyleError(_unknown(name, styles))
-    return styles[name].path
+    return styles[name].file_for(device)
 
 
 def _unknown(name: str, styles: dict[str, BuiltinStyle]) -> str:
