@@ -114,6 +114,16 @@ class SharedFlowMeter:
                 for n in self.err}
 
 
+def clip_frames(video: str, size: int, limit: int | None = None):
+    """(index, frame) for the first ``limit`` frames of ``video`` (all if None), resized to
+    ``size`` px on the shorter side, even sides: what ``stylize --image-size`` feeds."""
+    with VideoReader(video) as reader:
+        for i, frame in enumerate(reader):
+            if limit and i >= limit:
+                return
+            yield i, resize_shorter(frame, size, multiple=2)
+
+
 def shift_error(backend, frames: list[np.ndarray], px: int = 1) -> float:
     """How far the bare network is from following a ``px``-pixel shift of its input:
     MSE (values in [0, 1]) between stylize(shift(x)) and shift(stylize(x)), borders cut."""
@@ -133,20 +143,16 @@ def measure_style(args, style: int) -> dict:
     meter = SharedFlowMeter(["bare", "stabilized", "blend"])
     t_net = t_stab = 0.0
     shift_frames = []
-    with VideoReader(args.video) as reader:
-        for i, frame in enumerate(reader):
-            if args.frames and i >= args.frames:
-                break
-            src = resize_shorter(frame, args.size, multiple=2)
-            t0 = time.perf_counter()
-            out = backend(src)
-            t1 = time.perf_counter()
-            st = stab(src, out)
-            t2 = time.perf_counter()
-            t_net, t_stab = t_net + t1 - t0, t_stab + t2 - t1
-            meter.update(src, {"bare": out, "stabilized": st, "blend": blend(src, out)})
-            if i % 100 == 50 and len(shift_frames) < 4:
-                shift_frames.append(src)
+    for i, src in clip_frames(args.video, args.size, args.frames):
+        t0 = time.perf_counter()
+        out = backend(src)
+        t1 = time.perf_counter()
+        st = stab(src, out)
+        t2 = time.perf_counter()
+        t_net, t_stab = t_net + t1 - t0, t_stab + t2 - t1
+        meter.update(src, {"bare": out, "stabilized": st, "blend": blend(src, out)})
+        if i % 100 == 50 and len(shift_frames) < 4:
+            shift_frames.append(src)
     n = len(meter.sharp["source"])
     r = meter.result()
     return {"style": style, "frames": n, **r, "shift_error_1px": shift_error(backend, shift_frames),

@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal_figures import MultiStyle26, SharedFlowMeter, shift_error  # noqa: E402
+from temporal_figures import MultiStyle26, SharedFlowMeter, clip_frames, shift_error  # noqa: E402
 
 from rtstyle import temporal  # noqa: E402
-from rtstyle.media import VideoReader, resize_shorter  # noqa: E402
 from rtstyle.runtime import load_backend  # noqa: E402
 
 
@@ -75,18 +74,14 @@ def main(argv=None) -> int:
     stabilizers = {name: temporal.Stabilizer() for name in backends}
     meter = SharedFlowMeter([n for name in backends for n in (name, name + " +stabilizer")])
     shift_frames = []
-    with VideoReader(args.video) as reader:
-        for i, frame in enumerate(reader):
-            if args.frames and i >= args.frames:
-                break
-            src = resize_shorter(frame, args.size, multiple=2)
-            outs = {}
-            for name, backend in backends.items():
-                outs[name] = backend(src)
-                outs[name + " +stabilizer"] = stabilizers[name](src, outs[name])
-            meter.update(src, outs)
-            if i % 100 == 50 and len(shift_frames) < 4:
-                shift_frames.append(src)
+    for i, src in clip_frames(args.video, args.size, args.frames):
+        outs = {}
+        for name, backend in backends.items():
+            outs[name] = backend(src)
+            outs[name + " +stabilizer"] = stabilizers[name](src, outs[name])
+        meter.update(src, outs)
+        if i % 100 == 50 and len(shift_frames) < 4:
+            shift_frames.append(src)
     r = meter.result()
     rows = {}
     print(f"{'model':<22} {'warping error':>13} {'+stabilizer':>11} {'sharpness':>9} {'+stab.':>7} "

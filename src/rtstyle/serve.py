@@ -117,8 +117,7 @@ def load_models(user_models: Sequence[str | os.PathLike] = (), builtin: bool = T
         styles = builtin_styles()
         first = default_style()
         for s in sorted(styles.values(), key=lambda s: s.name != first):
-            onnx = s.path.with_suffix(".onnx")
-            entries.append((s.name, onnx if onnx.is_file() else s.path, s.description, s.credit))
+            entries.append((s.name, s.file_for("cpu"), s.description, s.credit))  # the .onnx, if exported
     for m in user_models:
         path = Path(m)
         if not path.is_file():

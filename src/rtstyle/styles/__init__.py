@@ -43,20 +43,20 @@ class BuiltinStyle:
         return self.path
 
 
+def _index() -> dict:
+    index = STYLES_DIR / "index.json"
+    return json.loads(index.read_text()) if index.is_file() else {"styles": []}
+
+
 def builtin_styles() -> dict[str, BuiltinStyle]:
     """The built-in styles whose model files are installed, in index order."""
-    index = STYLES_DIR / "index.json"
-    if not index.is_file():
-        return {}
-    entries = json.loads(index.read_text())
-    styles = (BuiltinStyle(**e) for e in entries["styles"])
+    styles = (BuiltinStyle(**e) for e in _index()["styles"])
     return {s.name: s for s in styles if s.path.is_file()}
 
 
 def default_style() -> str | None:
-    styles = builtin_styles()
-    index = STYLES_DIR / "index.json"
-    default = json.loads(index.read_text()).get("default") if index.is_file() else None
+    """The index's default, if installed, else the first installed style."""
+    styles, default = builtin_styles(), _index().get("default")
     return default if default in styles else next(iter(styles), None)
 
 
