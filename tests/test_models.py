@@ -114,3 +114,28 @@ def test_pixel_shuffle_layer_equals_torch_pixel_shuffle():
 
     x = torch.randn(2, 5 * 9, 7, 6)
     torch.testing.assert_close(PixelShuffle(5, 3)(x), torch.nn.PixelShuffle(3)(x))
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_export_rearrangement_of_the_decoder_computes_the_same(padding):
+    """ONNX export runs nearest-x2 + 3x3 layers at the low resolution and the 9x9 RGB head
+    as a stride-2 phase conv: the same arithmetic, on every aligned size."""
+    import copy
+
+    from rtstyle.models.layers import PhaseSplitConv, SubpixelUpsampleConv, subpixel_decoder
+
+    torch.manual_seed(0)
+    model = build_model(ArchConfig(name="classic", padding=padding)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # away from the initial values, biases too
+    fast = subpixel_decoder(copy.deepcopy(model)).eval()
+    assert isinstance(fast.deconv1, SubpixelUpsampleConv) and isinstance(fast.deconv2, SubpixelUpsampleConv)
+    assert isinstance(fast.deconv3, PhaseSplitConv)
+    for h, w in [(8, 8), (36, 20), (64, 96)]:
+        x = torch.rand(1, 3, h, w) * 255
+        with torch.no_grad():
+            torch.testing.assert_close(fast.forward_aligned(x), model.forward_aligned(x), atol=1e-4, rtol=1e-5)
+    edge = build_model("edge")
+    assert not any(isinstance(m, (SubpixelUpsampleConv, PhaseSplitConv))
+                   for m in subpixel_decoder(copy.deepcopy(edge)).modules())  # already shuffle-based

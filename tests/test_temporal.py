@@ -212,6 +212,32 @@ def test_pipeline_calls_the_postprocess_with_source_and_stylized(tmp_path, model
     assert all(s == (60, 80, 3) and t == (60, 80, 3) for s, t in seen)
 
 
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_pipeline_runs_the_stabilizer_halves_in_order(tmp_path, model_path, pipelined):
+    """The video path runs Stabilizer.prepare in the reader thread and .apply in the writer
+    thread: the frames must be exactly those of calling it frame by frame."""
+    from rtstyle.media import VideoReader
+    from rtstyle.stylizer import Stylizer
+
+    src = moving_scene(8)
+    clip = _write_clip(tmp_path / "in.mp4", src)
+    stylizer = Stylizer.load(model_path, device="cpu")
+    stab = temporal.Stabilizer()
+    dst = tmp_path / "out.mp4"
+    summary = pipeline.stylize_video(stylizer, clip, dst, progress=False, pipelined=pipelined, postprocess=stab,
+                                     queue_size=2)
+    assert summary["frames"] == 8 and stab.stats.frames == 8 and stab.stats.resets == 1
+    assert stab.stats.prepare_seconds > 0 and stab.stats.apply_seconds > 0
+    ref = temporal.Stabilizer()
+    with VideoReader(clip) as decoded:
+        expected = [ref(f, stylizer.stylize_frame(f)) for f in decoded]
+    # the same frames, pushed through the same encoder
+    _write_clip(tmp_path / "ref.mp4", expected)
+    with VideoReader(dst) as a, VideoReader(tmp_path / "ref.mp4") as b:
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_cli_stylize_temporal_on_by_default_and_off(tmp_path, model_path, capsys):
     clip = _write_clip(tmp_path / "in.mp4", moving_scene(6))
     base = ["stylize", "--model", str(model_path), "--input", str(clip), "--device", "cpu", "--json",

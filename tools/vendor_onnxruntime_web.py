@@ -5,13 +5,15 @@ src/rtstyle/web/vendor/, so the page loads nothing from the internet.
 
 It runs `npm pack onnxruntime-web@VERSION`, checks the tarball against the pinned
 integrity hash, and keeps only the WebGPU build: ort.webgpu.min.js and its WebAssembly
-runtime (ort-wasm-simd-threaded.asyncify.mjs and .wasm). That one runtime serves both the
-'webgpu' and the 'wasm' (CPU) execution providers, so the page needs no second ~14 MB
-CPU-only runtime. To move to another release, change VERSION and INTEGRITY (npm view
+runtime (ort-wasm-simd-threaded.asyncify.mjs and .wasm; the 27 MB .wasm is stored
+xz-compressed, 3.7 MB, and `rtstyle serve` unpacks it in memory at start-up). That one
+runtime serves both the 'webgpu' and the 'wasm' (CPU) execution providers, so the page
+needs no second ~14 MB CPU-only runtime. To move to another release, change VERSION and INTEGRITY (npm view
 onnxruntime-web@X dist.integrity), run this, and rerun tests/test_serve.py.
 """
 
 import json
+import lzma
 import shutil
 import subprocess
 import tarfile
@@ -61,11 +63,16 @@ def main() -> None:
         DEST.mkdir(parents=True)
         with tarfile.open(Path(tmp) / packed["filename"]) as tar:
             for name in FILES:
-                with tar.extractfile(f"package/dist/{name}") as src, open(DEST / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                with tar.extractfile(f"package/dist/{name}") as src:
+                    data = src.read()
+                if name.endswith(".wasm"):  # 27 MB; xz keeps the repository and the wheel small
+                    (DEST / f"{name}.xz").write_bytes(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+                else:
+                    (DEST / name).write_bytes(data)
     (DEST / "LICENSE").write_text(LICENSE)
     (DEST / "VERSION").write_text(f"onnxruntime-web {VERSION} (npm, {INTEGRITY})\n"
                                   f"files: {', '.join(f'dist/{n}' for n in FILES)}\n"
+                                  f"stored: the .wasm xz-compressed (.wasm.xz); rtstyle serve unpacks it in memory\n"
                                   f"refresh: python tools/vendor_onnxruntime_web.py\n")
     for path in sorted(DEST.iterdir()):
         print(f"{path.stat().st_size:>10}  {path.relative_to(DEST.parents[3])}")

@@ -61,8 +61,11 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     options = {}
     if spec["model"].endswith(".onnx"):
+        # the network alone, as an inference loop runs it: ONNX Runtime's default spinning
+        # workers (the video path turns them off: there they share the cores with the
+        # decoding and encoding threads)
         options = {"extra_inputs": {k: np.asarray(v, np.float32) for k, v in spec.get("extra", {}).items()},
-                   "input_range": spec.get("input_range")}
+                   "input_range": spec.get("input_range"), "spinning": True}
     backend = load_backend(spec["model"], spec.get("device", "cpu"), **options)
     w, h = spec["size"]
     rng = np.random.default_rng(0)

@@ -10,6 +10,7 @@ model's metadata properties, so an .onnx file describes itself like a checkpoint
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from .errors import RtStyleError
 from .fileio import atomic_output
 from .media import list_images, read_image, resize_shorter
 from .models import TransformerNet
+from .models.layers import subpixel_decoder
 
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
 OPSET = 18
@@ -38,11 +40,13 @@ def _need(module: str):
 
 
 class _Exportable(nn.Module):
-    """The network proper (aligned sizes), with the output clamped to [0, 255]."""
+    """The network proper (aligned sizes), with the output clamped to [0, 255]; its
+    nearest-upsampling decoder layers rearranged to run at the low resolution (the same
+    arithmetic, see :class:`~rtstyle.models.layers.SubpixelUpsampleConv`)."""
 
     def __init__(self, model: TransformerNet):
         super().__init__()
-        self.model = model
+        self.model = subpixel_decoder(copy.deepcopy(model))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.forward_aligned(x).clamp(0.0, 255.0)

@@ -99,7 +99,9 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
 
     ``postprocess(source, stylized) -> frame``: an optional step between stylizing and
     encoding, called once per frame in order with the (resized) frame the network saw and
-    its output, e.g. :class:`rtstyle.temporal.Stabilizer`.
+    its output, e.g. :class:`rtstyle.temporal.Stabilizer`. A step that splits into
+    ``prepare(source) -> state`` and ``apply(state, stylized) -> frame`` (the stabilizer
+    does) has its halves run in the decoding and encoding threads, beside the network.
 
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
@@ -107,16 +109,29 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
     frames = 0
+    split = postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
         size = stylizer.image_size
-        source = (resize_shorter(f, size, multiple=2) for f in reader)
-        sink = BackgroundSink(writer.write, queue_size) if pipelined else contextlib.nullcontext()
+
+        def decoded():  # (frame the network sees, the first half of the post-process)
+            for f in reader:
+                f = resize_shorter(f, size, multiple=2)
+                yield f, (postprocess.prepare(f) if split else None)
+
+        def encode(item: tuple[np.ndarray, np.ndarray, Any]) -> None:
+            frame, out, state = item
+            if split:
+                out = postprocess.apply(state, out)
+            elif postprocess is not None:
+                out = postprocess(frame, out)
+            writer.write(out)
+
+        sink = BackgroundSink(encode, queue_size) if pipelined else contextlib.nullcontext()
         bar = _bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
         with bar, sink:
-            write = sink.put if pipelined else writer.write
-            for frame in prefetch(source, queue_size) if pipelined else source:
-                out = stylizer.stylize_frame(frame, multiple=2)
-                write(postprocess(frame, out) if postprocess is not None else out)
+            put = sink.put if pipelined else encode
+            for frame, state in prefetch(decoded(), queue_size) if pipelined else decoded():
+                put((frame, stylizer.stylize_frame(frame, multiple=2), state))
                 frames += 1
                 bar.update(1)
         if frames == 0:

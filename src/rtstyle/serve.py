@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import io
 import json
+import lzma
 import os
 import re
 import socket
@@ -142,6 +143,9 @@ def routes(models: Sequence[WebModel]) -> dict[str, tuple[str, bytes]]:
     files.update({f"/vendor/{p.name}": p for p in sorted((WEB_DIR / "vendor").iterdir())
                   if p.suffix in (".js", ".mjs", ".wasm")})
     table = {url: (CONTENT_TYPES[p.suffix], p.read_bytes()) for url, p in files.items()}
+    # the 27 MB WebAssembly runtime is stored xz-compressed (3.7 MB); unpacked once, here
+    for p in sorted((WEB_DIR / "vendor").glob("*.wasm.xz")):
+        table[f"/vendor/{p.name[:-3]}"] = (CONTENT_TYPES[".wasm"], lzma.decompress(p.read_bytes()))
     listing = {"models": [m.listing() for m in models]}
     table["/models.json"] = (CONTENT_TYPES[".json"], json.dumps(listing, indent=1).encode())
     for m in models:

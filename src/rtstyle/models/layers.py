@@ -128,6 +128,101 @@ class UpsampleConvLayer(nn.Module):
         return self.shuffle(x) if self.shuffle is not None else x
 
 
+class SubpixelUpsampleConv(nn.Module):
+    """Exactly what an :class:`UpsampleConvLayer` with ``mode="nearest"``, a factor of 2
+    and a full 3x3 convolution computes, rearranged to work at the *low* resolution.
+
+    Each output pixel of "nearest x2, then 3x3 conv" sees only a 2x2 neighbourhood of the
+    low-resolution input, with taps that depend on its phase (row and column parity). So
+    the layer is four 2x2 convolutions on the (1-px padded) low-resolution input, one per
+    phase, interleaved by a depth-to-space: 16 taps where the original has 36 at four
+    times the pixels, and no resize. Reflection padding of the upsampled map equals
+    edge replication of the small one (and zero padding stays zero padding), so the result
+    is the same up to float rounding. Used for ONNX export, where it makes the ``classic``
+    preset's decoder about 2x cheaper; the trained module is unchanged."""
+
+    def __init__(self, layer: "UpsampleConvLayer"):
+        super().__init__()
+        conv = layer.conv2d
+        if not (layer.mode == "nearest" and layer.upsample == 2 and isinstance(conv, nn.Conv2d)
+                and conv.kernel_size == (3, 3) and conv.groups == 1):
+            raise ValueError("only nearest x2 upsampling followed by a full 3x3 convolution can be rearranged")
+        w = conv.weight.detach()  # [out, in, 3, 3]
+        rows = [torch.tensor([[1.0, 0, 0], [0, 1, 1]]), torch.tensor([[1.0, 1, 0], [0, 0, 1]])]  # phase 0, 1
+        kernels = [torch.einsum("ay,oiyx,bx->oiab", rows[a], w, rows[b]) for a in (0, 1) for b in (0, 1)]
+        self.register_buffer("kernels", torch.stack(kernels), persistent=False)  # [4, out, in, 2, 2]
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(w.shape[0])
+        self.register_buffer("bias", bias.clone(), persistent=False)
+        self.pad_mode = "replicate" if layer.reflection_pad is not None else "constant"
+        self.shuffle = PixelShuffle(w.shape[0], 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        xp = F.pad(x, (1, 1, 1, 1), mode=self.pad_mode)
+        phases = [F.conv2d(xp[..., a: a + h + 1, b: b + w + 1], self.kernels[2 * a + b], self.bias)
+                  for a in (0, 1) for b in (0, 1)]
+        y = torch.stack(phases, dim=2)  # [N, C, 4, H, W]: channel c * 4 + phase, as PixelShuffle wants
+        return self.shuffle(y.flatten(1, 2))
+
+
+class PhaseSplitConv(nn.Module):
+    """Exactly what a stride-1, KxK "same" convolution with few output channels (the
+    network's RGB head) computes, as one stride-2 convolution giving the four output
+    phases as channels, interleaved by a depth-to-space.
+
+    The stride-2 kernel is (K+1)x(K+1): phase (a, b) of the output uses the original
+    kernel shifted by (a, b) inside it. It costs about 1.2x the multiply-adds, but
+    ONNX Runtime's blocked convolutions round the output channels up to 8 or 16, so a
+    3-channel head wastes 80% of its work while a 12-channel one wastes 25%: about 4x
+    faster for the ``classic`` preset's 9x9 head at 640x480. Used for ONNX export."""
+
+    def __init__(self, layer: "UpsampleConvLayer"):
+        super().__init__()
+        conv = layer.conv2d
+        if not (layer.upsample == 1 and isinstance(conv, nn.Conv2d) and conv.stride == (1, 1)
+                and conv.groups == 1 and conv.kernel_size[0] == conv.kernel_size[1] and conv.kernel_size[0] % 2):
+            raise ValueError("only a stride-1, odd square, full convolution can be split into phases")
+        w = conv.weight.detach()
+        out_c, in_c, k, _ = w.shape
+        big = torch.zeros(out_c, 2, 2, in_c, k + 1, k + 1)
+        for a in (0, 1):
+            for b in (0, 1):
+                big[:, a, b, :, a: a + k, b: b + k] = w
+        self.register_buffer("kernel", big.reshape(out_c * 4, in_c, k + 1, k + 1), persistent=False)
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(out_c)
+        self.register_buffer("bias", bias.repeat_interleave(4), persistent=False)
+        self.reflection_pad = layer.reflection_pad
+        self.pad = k // 2 if layer.reflection_pad is None else 0  # zero padding, when it was the conv's own
+        self.shuffle = PixelShuffle(out_c, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the input's sides must be even (the network's aligned sizes are multiples of 4);
+        # output (2i + a, 2j + b) reads padded rows and columns 2i + a .. 2i + a + K - 1
+        if self.reflection_pad is not None:
+            x = self.reflection_pad(x)
+        elif self.pad:
+            x = F.pad(x, (self.pad,) * 4)
+        return self.shuffle(F.conv2d(x, self.kernel, self.bias, stride=2))
+
+
+def subpixel_decoder(model: nn.Module) -> nn.Module:
+    """``model`` with its decoder rearranged for fast inference, the same arithmetic:
+    nearest-x2 + 3x3 layers become :class:`SubpixelUpsampleConv`, a wide RGB head (5x5
+    and up, at most 4 channels) :class:`PhaseSplitConv` (in place; returns ``model``)."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, UpsampleConvLayer) and child.mode == "nearest" and child.upsample == 2 \
+                and isinstance(child.conv2d, nn.Conv2d) and child.conv2d.kernel_size == (3, 3) \
+                and child.conv2d.groups == 1:
+            setattr(model, name, SubpixelUpsampleConv(child))
+        elif isinstance(child, UpsampleConvLayer) and child.upsample == 1 and isinstance(child.conv2d, nn.Conv2d) \
+                and child.conv2d.out_channels <= 4 and child.conv2d.kernel_size[0] >= 5 \
+                and child.conv2d.groups == 1:
+            setattr(model, name, PhaseSplitConv(child))
+        else:
+            subpixel_decoder(child)
+    return model
+
+
 def instance_norm(channels: int) -> nn.InstanceNorm2d:
     """Affine instance norm without running statistics (the same at train and test time)."""
     return nn.InstanceNorm2d(channels, affine=True)
