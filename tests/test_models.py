@@ -139,3 +139,14 @@ def test_export_rearrangement_of_the_decoder_computes_the_same(padding):
     edge = build_model("edge")
     assert not any(isinstance(m, (SubpixelUpsampleConv, PhaseSplitConv))
                    for m in subpixel_decoder(copy.deepcopy(edge)).modules())  # already shuffle-based
+
+
+def test_configs_saved_before_a_field_existed_still_load():
+    """Checkpoints store their config; one written before ``skip`` existed (the shipped
+    built-in styles) must rebuild the network it was trained as."""
+    old = build_model("edge").config.to_dict()
+    del old["skip"]
+    assert ArchConfig.from_dict(old) == build_model("edge").config and not ArchConfig.from_dict(old).skip
+    skip = build_model("edge-skip")
+    assert skip.config.skip and sum(p.numel() for p in skip.parameters()) == \
+        sum(p.numel() for p in build_model("edge").parameters())  # skips add no weights

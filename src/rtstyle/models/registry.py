@@ -20,6 +20,10 @@ PRESETS: dict[str, ArchConfig] = {
     "edge-fast": ArchConfig(name="edge-fast", channels=(16, 32, 64), num_res_blocks=4, in_kernel=3, out_kernel=3,
                             strides=(2, 2, 2), block="separable", padding="zeros", upsample="shuffle",
                             blur=False, separable_decoder=True),
+    # Experimental: edge with additive encoder-decoder skips at 1/2 and 1/4 resolution.
+    "edge-skip": ArchConfig(name="edge-skip", channels=(16, 32, 64), num_res_blocks=5, in_kernel=3, out_kernel=3,
+                            strides=(2, 2, 2), block="separable", padding="zeros", upsample="shuffle",
+                            blur=True, separable_decoder=True, skip=True),
     # Between classic and edge: edge's cheap layers, with the residual blocks at 1/4
     # resolution as in classic (4x their cost; finer texture).
     "compact": ArchConfig(name="compact", channels=(16, 32, 64), num_res_blocks=5, in_kernel=3, out_kernel=3,

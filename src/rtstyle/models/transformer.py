@@ -31,6 +31,9 @@ class ArchConfig:
     convs). ``upsample``: "nearest" (resize + conv) or "shuffle" (conv + pixel shuffle).
     ``blur``: low-pass before each strided conv (anti-aliasing, Zhang 2019).
     ``separable_decoder``: the two inner decoder convs depthwise-separable too.
+    ``skip``: add the encoder's features at 1/2 and 1/4 resolution to the decoder's at the
+    same resolutions (U-Net-style additive skips: the decoder sees fine detail that the
+    low-resolution residual blocks cannot carry).
     """
 
     name: str = "classic"
@@ -44,6 +47,7 @@ class ArchConfig:
     upsample: str = "nearest"
     blur: bool = False
     separable_decoder: bool = False
+    skip: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,13 +112,17 @@ class TransformerNet(nn.Module):
     def forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
         """The network proper, for inputs whose sides are multiples of the downsampling
         factor (this is what gets exported to ONNX, with dynamic height and width)."""
-        y = self.relu(self.in1(self.conv1(x)))
-        y = self.relu(self.in2(self.conv2(y)))
-        y = self.relu(self.in3(self.conv3(y)))
+        e1 = self.relu(self.in1(self.conv1(x)))
+        e2 = self.relu(self.in2(self.conv2(e1)))
+        y = self.relu(self.in3(self.conv3(e2)))
         for block in self.res_blocks():
             y = block(y)
         y = self.relu(self.in4(self.deconv1(y)))
+        if self.config.skip:
+            y = y + e2
         y = self.relu(self.in5(self.deconv2(y)))
+        if self.config.skip:
+            y = y + e1
         return self.deconv3(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
