@@ -113,17 +113,17 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
         size = stylizer.image_size
 
-        def decoded():  # (frame the network sees, the first half of the post-process)
+        def decoded():  # (frame the network sees, what the post-process needs of it later)
             for f in reader:
                 f = resize_shorter(f, size, multiple=2)
-                yield f, (postprocess.prepare(f) if split else None)
+                yield f, (postprocess.prepare(f) if split else f if postprocess is not None else None)
 
-        def encode(item: tuple[np.ndarray, np.ndarray, Any]) -> None:
-            frame, out, state = item
+        def encode(item: tuple[np.ndarray, Any]) -> None:
+            out, state = item
             if split:
                 out = postprocess.apply(state, out)
             elif postprocess is not None:
-                out = postprocess(frame, out)
+                out = postprocess(state, out)  # state: the source frame
             writer.write(out)
 
         sink = BackgroundSink(encode, queue_size) if pipelined else contextlib.nullcontext()
@@ -131,7 +131,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
         with bar, sink:
             put = sink.put if pipelined else encode
             for frame, state in prefetch(decoded(), queue_size) if pipelined else decoded():
-                put((frame, stylizer.stylize_frame(frame, multiple=2), state))
+                put((stylizer.stylize_frame(frame, multiple=2), state))
                 frames += 1
                 bar.update(1)
         if frames == 0:

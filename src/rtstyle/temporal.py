@@ -353,11 +353,9 @@ class Stabilizer:
         the flow resolution), and whether this frame starts a new scene."""
         f_back = self._flow.calc_small(gray, prev_gray)
         photo = cv2.absdiff(gray, warp(prev_gray, f_back))
-        inside = inside_mask(f_back)
-        cut = float(inside.mean()) < self.cut_fraction or float(photo.mean()) > self.cut_error
         w = np.clip(2.0 - photo.astype(np.float32) / self.photo_tol, 0.0, 1.0)
-        w *= inside
-        cut = cut or float((w > 0.5).mean()) < self.cut_fraction
+        w *= inside_mask(f_back)
+        cut = float(photo.mean()) > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
         if self.feather > 0:
             w = cv2.GaussianBlur(w, (0, 0), self.feather)
         return f_back, w, cut

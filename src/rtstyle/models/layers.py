@@ -141,12 +141,18 @@ class SubpixelUpsampleConv(nn.Module):
     is the same up to float rounding. Used for ONNX export, where it makes the ``classic``
     preset's decoder about 2x cheaper; the trained module is unchanged."""
 
+    @staticmethod
+    def fits(layer: nn.Module) -> bool:
+        """Whether ``layer`` is nearest x2 upsampling followed by a full 3x3 convolution."""
+        conv = getattr(layer, "conv2d", None)
+        return (isinstance(layer, UpsampleConvLayer) and layer.mode == "nearest" and layer.upsample == 2
+                and isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.groups == 1)
+
     def __init__(self, layer: "UpsampleConvLayer"):
         super().__init__()
-        conv = layer.conv2d
-        if not (layer.mode == "nearest" and layer.upsample == 2 and isinstance(conv, nn.Conv2d)
-                and conv.kernel_size == (3, 3) and conv.groups == 1):
+        if not self.fits(layer):
             raise ValueError("only nearest x2 upsampling followed by a full 3x3 convolution can be rearranged")
+        conv = layer.conv2d
         w = conv.weight.detach()  # [out, in, 3, 3]
         rows = [torch.tensor([[1.0, 0, 0], [0, 1, 1]]), torch.tensor([[1.0, 1, 0], [0, 0, 1]])]  # phase 0, 1
         kernels = [torch.einsum("ay,oiyx,bx->oiab", rows[a], w, rows[b]) for a in (0, 1) for b in (0, 1)]
@@ -176,12 +182,19 @@ class PhaseSplitConv(nn.Module):
     3-channel head wastes 80% of its work while a 12-channel one wastes 25%: about 4x
     faster for the ``classic`` preset's 9x9 head at 640x480. Used for ONNX export."""
 
+    @staticmethod
+    def fits(layer: nn.Module) -> bool:
+        """Whether ``layer`` is a stride-1 full convolution with an odd square kernel."""
+        conv = getattr(layer, "conv2d", None)
+        return (isinstance(layer, UpsampleConvLayer) and layer.upsample == 1 and isinstance(conv, nn.Conv2d)
+                and conv.stride == (1, 1) and conv.groups == 1 and conv.kernel_size[0] == conv.kernel_size[1]
+                and conv.kernel_size[0] % 2 == 1)
+
     def __init__(self, layer: "UpsampleConvLayer"):
         super().__init__()
-        conv = layer.conv2d
-        if not (layer.upsample == 1 and isinstance(conv, nn.Conv2d) and conv.stride == (1, 1)
-                and conv.groups == 1 and conv.kernel_size[0] == conv.kernel_size[1] and conv.kernel_size[0] % 2):
+        if not self.fits(layer):
             raise ValueError("only a stride-1, odd square, full convolution can be split into phases")
+        conv = layer.conv2d
         w = conv.weight.detach()
         out_c, in_c, k, _ = w.shape
         big = torch.zeros(out_c, 2, 2, in_c, k + 1, k + 1)
@@ -210,14 +223,10 @@ def subpixel_decoder(model: nn.Module) -> nn.Module:
     nearest-x2 + 3x3 layers become :class:`SubpixelUpsampleConv`, a wide RGB head (5x5
     and up, at most 4 channels) :class:`PhaseSplitConv` (in place; returns ``model``)."""
     for name, child in list(model.named_children()):
-        if isinstance(child, UpsampleConvLayer) and child.mode == "nearest" and child.upsample == 2 \
-                and isinstance(child.conv2d, nn.Conv2d) and child.conv2d.kernel_size == (3, 3) \
-                and child.conv2d.groups == 1:
+        if SubpixelUpsampleConv.fits(child):
             setattr(model, name, SubpixelUpsampleConv(child))
-        elif isinstance(child, UpsampleConvLayer) and child.upsample == 1 and isinstance(child.conv2d, nn.Conv2d) \
-                and child.conv2d.out_channels <= 4 and child.conv2d.kernel_size[0] >= 5 \
-                and child.conv2d.groups == 1:
-            setattr(model, name, PhaseSplitConv(child))
+        elif PhaseSplitConv.fits(child) and child.conv2d.out_channels <= 4 and child.conv2d.kernel_size[0] >= 5:
+            setattr(model, name, PhaseSplitConv(child))  # worth it only for a wide, few-channel head
         else:
             subpixel_decoder(child)
     return model
