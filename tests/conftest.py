@@ -57,6 +57,18 @@ def style_image(tmp_path_factory):
     return path
 
 
+def tiny_train_config(content_dir, style_image, vgg_weights, out, **kw):
+    """A seconds-long CPU training config on the fixtures' images (32 px, batch 2, one
+    epoch, quiet); keyword arguments override any field."""
+    from rtstyle.training import TrainConfig
+
+    base = dict(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
+                vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
+                log_interval=0, checkpoint_interval=0, progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
 def make_clip(path, frames: int = 12, fps: int = 12, size: tuple[int, int] = (64, 48), audio: bool = True):
     """A short H.264 clip of a moving pattern, with a 440 Hz AAC tone as long as the video."""
     import av

@@ -14,6 +14,7 @@ Equivalence, as tested here (CPU, float32, the same seed):
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -28,18 +29,15 @@ from rtstyle import Stylizer, checkpoint
 from rtstyle.data import content_root, find_content_images, scan_images
 from rtstyle.errors import RtStyleError
 from rtstyle.media import list_images
-from rtstyle.training import TrainConfig, Trainer
+from rtstyle.training import Trainer
+
+from conftest import tiny_train_config
 
 ATOL = 1e-5
 LAUNCH_ENV = {"OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "MASTER_ADDR": "127.0.0.1"}
 
 
-def _cfg(content_dir, style_image, vgg_weights, out, **kw):
-    base = dict(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
-                vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=2, seed=3, device="cpu",
-                log_interval=0, checkpoint_interval=0, progress=False)
-    base.update(kw)
-    return TrainConfig(**base)
+_cfg = functools.partial(tiny_train_config, epochs=2)
 
 
 def _torchrun_cmd(content_dir, style_image, vgg_weights, out, *extra) -> list[str]:

@@ -10,17 +10,14 @@ from PIL import Image
 
 from rtstyle import checkpoint
 from rtstyle.errors import RtStyleError
-from rtstyle.training import TrainConfig, Trainer
+from rtstyle.training import Trainer
+
+from conftest import tiny_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cfg(content_dir, style_image, vgg_weights, out, **kw):
-    base = dict(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
-                vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
-                log_interval=0, checkpoint_interval=0, progress=False)
-    base.update(kw)
-    return TrainConfig(**base)
+_cfg = tiny_train_config
 
 
 def test_short_training_run_lowers_the_loss(tmp_path, content_dir, style_image, vgg_weights):

@@ -159,8 +159,9 @@ def _prepare_models(presets: list[str], models: list[str], tmp: Path, backends: 
                  "files": {"torch": str(pth), "onnx": str(onnx_path)},
                  "onnx_max_abs_diff": report["max_abs_diff"]}
         if "onnx-int8" in backends and photos_dir:
-            int8 = tmp / f"{name}.int8.onnx"
-            export.quantize_int8(onnx_path, int8, photos_dir)
+            int8, base = tmp / f"{name}.int8.onnx", tmp / f"{name}.direct.onnx"
+            export.export_onnx(model, base, check=False, winograd=False)  # what `export --int8` quantizes
+            export.quantize_int8(base, int8, photos_dir)
             entry["files"]["onnx-int8"] = str(int8)
         entries.append(entry)
     return entries

@@ -334,7 +334,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
         return export.export_onnx(model, output, meta)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        report = export.export_onnx(model, fp32, meta)
+        report = export.export_onnx(model, fp32, meta, winograd=False)  # int8/fp16 want direct convs
         if args.int8:
             result = export.quantize_int8(fp32, output, args.calibration_dir, size=args.calibration_size)
         else:

@@ -26,7 +26,7 @@ from .errors import RtStyleError
 from .fileio import atomic_output
 from .media import list_images, read_image, resize_shorter
 from .models import TransformerNet
-from .models.layers import subpixel_decoder
+from .models.layers import subpixel_decoder, winograd_blocks
 
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
 OPSET = 18
@@ -40,13 +40,17 @@ def _need(module: str):
 
 
 class _Exportable(nn.Module):
-    """The network proper (aligned sizes), with the output clamped to [0, 255]; its
-    nearest-upsampling decoder layers rearranged to run at the low resolution (the same
-    arithmetic, see :class:`~rtstyle.models.layers.SubpixelUpsampleConv`)."""
+    """The network proper (aligned sizes), with the output clamped to [0, 255], rearranged
+    for speed with the same arithmetic: nearest-upsampling decoder layers run at the low
+    resolution (:class:`~rtstyle.models.layers.SubpixelUpsampleConv`), the residual
+    blocks' wide 3x3 convolutions by Winograd's algorithm
+    (:class:`~rtstyle.models.layers.WinogradConv3x3`; not for a graph that is to be
+    quantized or halved: its transformed tiles need float32's range and precision)."""
 
-    def __init__(self, model: TransformerNet):
+    def __init__(self, model: TransformerNet, winograd: bool = True):
         super().__init__()
-        self.model = subpixel_decoder(copy.deepcopy(model))
+        fast = subpixel_decoder(copy.deepcopy(model))
+        self.model = winograd_blocks(fast) if winograd else fast
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.forward_aligned(x).clamp(0.0, 255.0)
@@ -95,9 +99,10 @@ def max_abs_diff(path: str | os.PathLike, model: TransformerNet, inputs: Iterabl
 
 
 def export_onnx(model: TransformerNet, path: str | os.PathLike, meta: dict[str, Any] | None = None,
-                check: bool = True) -> dict[str, Any]:
+                check: bool = True, winograd: bool = True) -> dict[str, Any]:
     """Export ``model`` to ONNX (float32, dynamic batch, height and width); returns a report
-    with the maximum absolute difference from PyTorch on two input sizes."""
+    with the maximum absolute difference from PyTorch on two input sizes. ``winograd=False``
+    keeps the direct 3x3 convolutions: the base for int8 or fp16 conversion."""
     onnx = _need("onnx")
     _need("onnxruntime")
     model = model.eval().cpu()
@@ -107,7 +112,7 @@ def export_onnx(model: TransformerNet, path: str | os.PathLike, meta: dict[str, 
     with atomic_output(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Exportable(model), (example,), str(tmp), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            _Exportable(model, winograd), (example,), str(tmp), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             opset_version=OPSET, dynamo=False,
             dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
                           OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},

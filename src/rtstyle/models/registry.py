@@ -12,18 +12,17 @@ PRESETS: dict[str, ArchConfig] = {
     # Real time on a 2-core CPU (docs/benchmarks.md has the trade-off table): no conv at
     # full resolution (a 3x3 stride-2 stem, a pixel-shuffle head), residual blocks at 1/8
     # resolution, depthwise-separable blocks and decoder, zero padding folded into the
-    # convs, and anti-aliased (blurred) downsampling for shift consistency.
+    # convs, anti-aliased (blurred) downsampling for shift consistency, and the encoder's
+    # 1/2- and 1/4-resolution features added to the decoder's (no weights, no measurable
+    # time; closer to a distillation teacher: docs/styles.md).
     "edge": ArchConfig(name="edge", channels=(16, 32, 64), num_res_blocks=5, in_kernel=3, out_kernel=3,
                        strides=(2, 2, 2), block="separable", padding="zeros", upsample="shuffle",
-                       blur=True, separable_decoder=True),
-    # The same without anti-aliasing: a little faster, textures follow the pixel grid more.
+                       blur=True, separable_decoder=True, skip=True),
+    # The same without anti-aliasing and with 4 blocks: a little faster, textures follow
+    # the pixel grid more.
     "edge-fast": ArchConfig(name="edge-fast", channels=(16, 32, 64), num_res_blocks=4, in_kernel=3, out_kernel=3,
                             strides=(2, 2, 2), block="separable", padding="zeros", upsample="shuffle",
-                            blur=False, separable_decoder=True),
-    # Experimental: edge with additive encoder-decoder skips at 1/2 and 1/4 resolution.
-    "edge-skip": ArchConfig(name="edge-skip", channels=(16, 32, 64), num_res_blocks=5, in_kernel=3, out_kernel=3,
-                            strides=(2, 2, 2), block="separable", padding="zeros", upsample="shuffle",
-                            blur=True, separable_decoder=True, skip=True),
+                            blur=False, separable_decoder=True, skip=True),
     # Between classic and edge: edge's cheap layers, with the residual blocks at 1/4
     # resolution as in classic (4x their cost; finer texture).
     "compact": ArchConfig(name="compact", channels=(16, 32, 64), num_res_blocks=5, in_kernel=3, out_kernel=3,
