@@ -116,6 +116,17 @@ def test_pixel_shuffle_layer_equals_torch_pixel_shuffle():
     torch.testing.assert_close(PixelShuffle(5, 3)(x), torch.nn.PixelShuffle(3)(x))
 
 
+def _perturbed_classic(padding: str):
+    """A seeded ``classic`` network with its weights and biases moved away from their
+    initial values (so that rearrangements are checked on non-trivial ones)."""
+    torch.manual_seed(0)
+    model = build_model(ArchConfig(name="classic", padding=padding)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model
+
+
 @pytest.mark.parametrize("padding", ["reflect", "zeros"])
 def test_export_rearrangement_of_the_decoder_computes_the_same(padding):
     """ONNX export runs nearest-x2 + 3x3 layers at the low resolution and the 9x9 RGB head
@@ -124,11 +135,7 @@ def test_export_rearrangement_of_the_decoder_computes_the_same(padding):
 
     from rtstyle.models.layers import PhaseSplitConv, SubpixelUpsampleConv, subpixel_decoder
 
-    torch.manual_seed(0)
-    model = build_model(ArchConfig(name="classic", padding=padding)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))  # away from the initial values, biases too
+    model = _perturbed_classic(padding)
     fast = subpixel_decoder(copy.deepcopy(model)).eval()
     assert isinstance(fast.deconv1, SubpixelUpsampleConv) and isinstance(fast.deconv2, SubpixelUpsampleConv)
     assert isinstance(fast.deconv3, PhaseSplitConv)
@@ -163,10 +170,7 @@ def test_winograd_convolution_computes_the_same(padding):
             torch.testing.assert_close(unbiased(x), ref - layer.conv2d.bias.view(1, -1, 1, 1), atol=1e-4, rtol=1e-4)
     assert not WinogradConv3x3.fits(ConvLayer(40, 36, 3, stride=2)) and not WinogradConv3x3.fits(ConvLayer(8, 8, 3))
 
-    model = build_model(ArchConfig(name="classic", padding=padding)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    model = _perturbed_classic(padding)
     fast_model = winograd_blocks(copy.deepcopy(model)).eval()
     assert all(isinstance(b.conv1, WinogradConv3x3) and isinstance(b.conv2, WinogradConv3x3)
                for b in fast_model.modules() if isinstance(b, ResidualBlock))

@@ -136,9 +136,9 @@ class SubpixelUpsampleConv(nn.Module):
     low-resolution input, with taps that depend on its phase (row and column parity). So
     the layer is one 2x2 convolution on the (1-px padded) low-resolution input giving the
     four phases as channels, interleaved by a fixed 0/1 transposed convolution: 16 taps
-    where the original has 36 at four times the pixels, and no resize. Reflection padding of the upsampled map equals
-    edge replication of the small one (and zero padding stays zero padding), so the result
-    is the same up to float rounding. Used for ONNX export, where it makes the ``classic``
+    where the original has 36 at four times the pixels, and no resize. Reflection padding
+    of the upsampled map equals edge replication of the small one (and zero padding stays
+    zero padding), so the result is the same up to float rounding. Used for ONNX export, where it makes the ``classic``
     preset's decoder about 2x cheaper; the trained module is unchanged."""
 
     @staticmethod
@@ -160,12 +160,9 @@ class SubpixelUpsampleConv(nn.Module):
         self.register_buffer("kernel", torch.stack(kernels, 1).flatten(0, 1), persistent=False)  # [out*4, in, 2, 2]
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros(out_c)
         self.register_buffer("bias", bias.repeat_interleave(4), persistent=False)
-        place = torch.zeros(out_c * 4, 1, 2, 2)
-        for c in range(out_c):
-            for a in (0, 1):
-                for b in (0, 1):
-                    place[c * 4 + 2 * a + b, 0, 1 - a, 1 - b] = 1.0
-        self.register_buffer("place", place, persistent=False)
+        # pixel shuffle's 0/1 kernel, mirrored: phase (a, b) lands one pixel up-left of
+        # where the shuffle would put it, i.e. it is read at (i + a, j + b)
+        self.register_buffer("place", PixelShuffle(out_c, 2).kernel.flip(-2, -1), persistent=False)
         self.pad_mode = "replicate" if layer.reflection_pad is not None else "constant"
         self.out_channels = out_c
 
@@ -271,7 +268,7 @@ class WinogradConv3x3(nn.Module):
         keep = bias and conv.bias is not None
         self.register_buffer("bias", conv.bias.detach().clone() if keep else None, persistent=False)
         self.pad_mode = "reflect" if layer.reflection_pad is not None else "constant"
-        self.in_channels, self.out_channels = in_c, out_c
+        self.out_channels = out_c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
