@@ -64,7 +64,7 @@ def tiny_train_config(content_dir, style_image, vgg_weights, out, **kw):
 
     base = dict(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
                 vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
-                log_interval=0, checkpoint_interval=0, progress=False)
+                precision="fp32", log_interval=0, checkpoint_interval=0, progress=False)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -11,9 +11,9 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import make_photo, textured_model
 from PIL import Image
 
-from conftest import make_photo, textured_model
 from rtstyle import Stylizer, checkpoint, export
 from rtstyle.cli import main
 from rtstyle.errors import RtStyleError

@@ -44,7 +44,7 @@ def test_vgg_loads_local_file_in_every_layout(tmp_path, vgg_weights, layout):
     torch.save(sd, path)
     net = load_vgg16(path)
     x = torch.rand(1, 3, 32, 32) * 255
-    for a, b in zip(net(x), _reference_net(vgg_weights)(x)):
+    for a, b in zip(net(x), _reference_net(vgg_weights)(x), strict=True):
         torch.testing.assert_close(a, b)
     assert all(not p.requires_grad for p in net.parameters()) and not net.training
     assert [t.shape[1] for t in net(x)] == [64, 128, 256, 512]

@@ -13,8 +13,19 @@ from PIL import Image
 
 from rtstyle import media
 from rtstyle.errors import RtStyleError
-from rtstyle.media import (Camera, VideoReader, VideoWriter, Window, display_available, draw_fps, input_kind,
-                           list_images, read_image, resize_shorter, write_image)
+from rtstyle.media import (
+    Camera,
+    VideoReader,
+    VideoWriter,
+    Window,
+    display_available,
+    draw_fps,
+    input_kind,
+    list_images,
+    read_image,
+    resize_shorter,
+    write_image,
+)
 
 FPS, FRAMES, W, H, RATE = 12, 24, 64, 48, 44100
 RED, BLUE = (255, 0, 0), (0, 128, 255)

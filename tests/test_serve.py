@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import make_photo, textured_model
 
 import rtstyle.styles as styles
-from conftest import make_photo, textured_model
 from rtstyle import checkpoint, serve
 from rtstyle.errors import RtStyleError
 from rtstyle.export import export_onnx
@@ -96,7 +96,7 @@ def test_models_are_listed_and_served(server, web_models):
     assert status == 200 and headers["content-type"] == "application/json"
     listing = json.loads(body)["models"]
     assert [(m["id"], m["multiple"]) for m in listing] == [("mosaic", 8), ("ember", 8)]
-    for m, path in zip(listing, web_models):
+    for m, path in zip(listing, web_models, strict=True):
         status, headers, body = request(server, "GET", "/" + m["url"])
         assert status == 200 and body == path.read_bytes()
         status, headers, body = request(server, "GET", "/" + m["thumbnail"])
@@ -300,7 +300,7 @@ def test_the_page_stylizes_the_camera_live(server, tmp_path):
             def flicker() -> float:
                 """Mean frame-to-frame change of the output (the video is still but noisy)."""
                 outputs = [frames_after(1, "ember", "96x72")[1] for _ in range(6)]
-                return float(np.mean([np.abs(b - a).mean() for a, b in zip(outputs, outputs[1:])]))
+                return float(np.mean([np.abs(b - a).mean() for a, b in zip(outputs, outputs[1:], strict=False)]))
 
             page.uncheck("#stabilize")
             raw_flicker = flicker()

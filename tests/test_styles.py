@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import make_photo, textured_model
 from PIL import Image
 
 import rtstyle.styles as styles
-from conftest import make_photo, textured_model
 from rtstyle import Stylizer, checkpoint
 from rtstyle.cli import main
 

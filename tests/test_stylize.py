@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import make_photo
 from PIL import Image
 
-from conftest import make_clip, make_photo
 from rtstyle import Stylizer
 from rtstyle.cli import main
 
@@ -143,8 +143,8 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, model_path, clip, 
 
 def test_strength_and_preserve_color(model_path, tmp_path):
     import cv2
-
     from conftest import textured_model
+
     from rtstyle import checkpoint
 
     path = checkpoint.save_model(textured_model("edge-fast"), tmp_path / "t.pth")

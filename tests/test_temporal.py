@@ -146,7 +146,7 @@ def test_stabilizer_reduces_flicker_and_keeps_sharpness():
     src = moving_scene(12)
     bare = flicker([fake_style(f) for f in src], 20)
     stab = temporal.Stabilizer()
-    out = [stab(s, y) for s, y in zip(src, bare)]
+    out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
     np.testing.assert_array_equal(out[0], bare[0])  # the first frame passes through
     before, after = metrics(src, bare), metrics(src, out)
     assert after["warping_error"] < 0.4 * before["warping_error"]
@@ -159,7 +159,7 @@ def test_scene_cut_resets_the_stabilizer():
     src = moving_scene(5, seed=0) + moving_scene(4, seed=7, step=(-1, 2))
     styled = flicker([fake_style(f) for f in src], 20)
     stab = temporal.Stabilizer()
-    out = [stab(s, y) for s, y in zip(src, styled)]
+    out = [stab(s, y) for s, y in zip(src, styled, strict=True)]
     assert stab.stats.resets == 2  # the first frame and the cut
     np.testing.assert_array_equal(out[5], styled[5])  # no ghost of the old scene
     assert not np.array_equal(out[6], styled[6])  # and blending starts again after it
@@ -216,7 +216,6 @@ def test_pipeline_calls_the_postprocess_with_source_and_stylized(tmp_path, model
 def test_pipeline_runs_the_stabilizer_halves_in_order(tmp_path, model_path, pipelined):
     """The video path runs Stabilizer.prepare in the reader thread and .apply in the writer
     thread: the frames must be exactly those of calling it frame by frame."""
-    from rtstyle.media import VideoReader
     from rtstyle.stylizer import Stylizer
 
     src = moving_scene(8)
@@ -325,7 +324,7 @@ def test_training_with_a_temporal_weight(tmp_path, content_dir, style_image, vgg
 
     def cfg(out, **kw):
         return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
-                           vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu",
+                           vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu", precision="fp32",
                            log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **kw)
 
     seen = []

@@ -15,8 +15,7 @@ from torch import nn
 
 from rtstyle.bench import measure, parse_size
 from rtstyle.export import export_onnx
-from rtstyle.models import build_model, get_preset
-from rtstyle.models import layers
+from rtstyle.models import build_model, get_preset, layers
 
 
 class _DepthToSpace(nn.Module):  # torch's own pixel shuffle: exports as ONNX DepthToSpace
@@ -50,7 +49,7 @@ def main():
     size = parse_size(args.size)
     original = layers.PixelShuffle
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"| variant | parameters | median ms | min | max |\n|---|---|---|---|---|")
+        print("| variant | parameters | median ms | min | max |\n|---|---|---|---|---|")
         for name, cfg, depth_to_space in variants():
             layers.PixelShuffle = _DepthToSpace if depth_to_space else original
             torch.manual_seed(0)

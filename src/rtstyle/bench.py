@@ -25,7 +25,6 @@ from .metrics import shift_consistency
 from .sysinfo import machine, peak_rss_mb
 
 
-
 def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import __version__
-from . import serve
+from . import __version__, serve
 from .errors import RtStyleError
 
 EXIT_USAGE = 2
@@ -73,6 +72,9 @@ def _add_loop_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-interval", type=int, default=1000, help="save a checkpoint every N steps (0: never)")
     p.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
                    help="continue from a checkpoint (default: SAVE_MODEL_DIR/checkpoint.pth)")
+    p.add_argument("--init-from", default=None, metavar="MODEL",
+                   help="start from this model's weights (a .pth of the same --arch; its exact architecture), with "
+                        "a fresh optimizer: fine-tuning, or a warm start")
     p.add_argument("--log-interval", type=int, default=100, help="log losses every N steps (0: never)")
     p.add_argument("--workers", type=int, default=min(4, max(0, (os.cpu_count() or 1) - 1)),
                    help="data-loading worker processes")
@@ -85,9 +87,13 @@ def _add_loop_args(p: argparse.ArgumentParser) -> None:
                         "(needs pip install 'rtstyle[tensorboard]')")
     p.add_argument("--sample-interval", type=int, default=1000, metavar="N",
                    help="with --log-dir: stylized sample images every N steps, and at the end (default: 1000)")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                   help="mixed precision on CUDA: bf16 where supported, else fp16 with loss scaling (default: on; "
-                        "--no-amp trains in fp32)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="arithmetic of the network and VGG16 (losses and Gram matrices stay fp32): auto picks bf16 "
+                        "on CPUs with AVX512-BF16/AMX and on CUDA GPUs that support it, fp16 with loss scaling on "
+                        "older GPUs, fp32 elsewhere (default: auto)")
+    p.add_argument("--amp", dest="precision", action="store_const", const="auto", help="the same as --precision auto")
+    p.add_argument("--no-amp", dest="precision", action="store_const", const="fp32",
+                   help="the same as --precision fp32")
     p.add_argument("--json", action="store_true", help="print a JSON summary (model path, ...) on stdout")
     _add_progress(p)
 
@@ -132,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--lowpass-weight", type=_non_negative_float, default=0.0,
                    help="weight of L1 between the outputs blurred with a Gaussian of sigma 2 px: colour and "
                         "shape at the scale of the fidelity measure (default: 0)")
+    d.add_argument("--perceptual-weight", type=_non_negative_float, default=0.0,
+                   help="weight of the Gram distance between the student's and the teacher's outputs through "
+                        "VGG16 (summed over relu1_2 ... relu4_3): keeps the teacher's texture where pixel losses "
+                        "blur (default: 0; needs the VGG16 weights)")
+    d.add_argument("--feature-weight", type=_non_negative_float, default=0.0,
+                   help="weight of the mean squared difference of the two outputs' VGG16 relu2_2 features "
+                        "(default: 0; needs the VGG16 weights)")
+    d.add_argument("--vgg-weights", default=None, metavar="PATH",
+                   help="local VGG16 weights for the perceptual terms (default: the torch.hub cache); given, the "
+                        "final fidelity report adds the Gram distance")
     d.add_argument("--holdout", type=int, default=8, help="images kept out to measure fidelity on (default: 8)")
     _add_loop_args(d)
 
@@ -226,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Serve a local web page that stylizes the webcam live in the browser "
                                     "(onnxruntime-web: WebGPU where available, else WebAssembly).")
     serve.add_arguments(sv)
+
+    vi = sub.add_parser("vgg-import", help="convert Keras/Caffe-convention VGG16 weights for --vgg-weights",
+                        description="Read Keras's ImageNet VGG16 conv weights (layers block1_conv1 ... "
+                                    "block5_conv3) from an ONNX export or a Keras .h5 file, fold the Caffe "
+                                    "preprocessing (BGR, 0-255, mean subtracted) into the first convolution and "
+                                    "write a torchvision-layout file that --vgg-weights takes, with its provenance.")
+    vi.add_argument("source", help="an .onnx file, or Keras weights (.h5; needs pip install 'rtstyle[h5]')")
+    vi.add_argument("--output", required=True, help="the .pth file to write")
+    vi.add_argument("--json", action="store_true", help="print the provenance as JSON")
 
     i = sub.add_parser("info", help="versions, devices and where the VGG16 weights come from")
     i.add_argument("--vgg-weights", default=None, metavar="PATH")
@@ -415,6 +440,23 @@ def _print_styles(r: dict[str, Any]) -> None:
     for s in r["styles"]:
         mark = " (default)" if s["name"] == r["default"] else ""
         print(f"{s['name']}{mark}: {s['preset']}, {s['bytes'] / 1e3:.0f} kB, teacher {s['teacher']}; {s['credit']}")
+        f = s.get("fidelity") or {}
+        if f.get("images"):
+            line = (f"    vs teacher on {f['images']} held-out photos: low-pass PSNR {f['student_vs_teacher_db']:.2f} dB "
+                    f"(ceiling {f['teacher_self_shift_db']:.2f})")
+            if "sharpness_vs_teacher" in f:
+                line += f", sharpness {100 * f['sharpness_vs_teacher']:.0f}%"
+            if "gram_ratio" in f:
+                line += f", Gram distance {f['gram_ratio']:.1f}x the teacher's own"
+            print(line)
+
+
+def cmd_vgg_import(args: argparse.Namespace) -> dict[str, Any]:
+    from .vgg import import_keras_vgg16
+
+    if Path(args.output).suffix.lower() != ".pth":
+        raise RtStyleError(f"output {args.output} must be a .pth file")
+    return import_keras_vgg16(args.source, args.output)
 
 
 def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -422,8 +464,9 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
 
     import torch
 
-    from .devices import mps_available, resolve_device
+    from .devices import mps_available, resolve_device, resolve_precision
     from .models import preset_names
+    from .sysinfo import cpu_features, machine
     from .vgg import describe_weights_source
 
     def version(mod: str) -> str | None:
@@ -440,29 +483,38 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
         "versions": {m: version(m) for m in ("torch", "numpy", "PIL", "cv2", "av", "onnxruntime")},
         "devices": {"default": str(resolve_device("auto")), "cuda": cuda, "mps": mps_available(),
                     "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "cpu": {"model": machine(), **cpu_features(), "torch_kernels": torch.backends.cpu.get_cpu_capability()},
+        "training_precision": resolve_precision("auto", resolve_device("auto")),
         "architectures": preset_names(),
         "vgg16_weights": describe_weights_source(args.vgg_weights),
     }
 
 
 def _print_info(info: dict[str, Any]) -> None:
+    from .sysinfo import describe_cpu_features
+
     print(f"rtstyle {info['rtstyle']} (Python {info['python']}, {info['platform']})")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
     d = info["devices"]
     print(f"default device: {d['default']}; CUDA: {', '.join(d['cuda']) or 'none'}; "
           f"MPS: {'yes' if d['mps'] else 'no'}; CPU cores: {d['cpu_cores']} (torch threads {d['torch_threads']})")
+    c = info["cpu"]
+    print(f"CPU: {c['model']} ({c['arch']}); {describe_cpu_features(c)}; PyTorch's CPU kernels: {c['torch_kernels']}")
+    print(f"training precision (--precision auto): {info['training_precision']} on {d['default']}")
     print(f"architectures: {', '.join(info['architectures'])}")
     w = info["vgg16_weights"]
     state = "present" if w["available"] else "not present"
     if w["source"] == "file":
-        print(f"VGG16 weights (training only): {w['path']} ({state})")
+        origin = f"; imported by rtstyle vgg-import from {w['provenance']['source']}" if w.get("provenance") else ""
+        print(f"VGG16 weights (training only): {w['path']} ({state}{origin})")
     else:
         print(f"VGG16 weights (training only): {w['path']} ({state}; downloaded from {w['url']} on first "
               f"training run, or pass --vgg-weights PATH)")
 
 
-COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export, "bench": cmd_bench, "styles": cmd_styles, "sheet": cmd_sheet, "serve": serve.cmd_serve,
-            "eval-temporal": cmd_eval_temporal, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export,
+            "bench": cmd_bench, "styles": cmd_styles, "sheet": cmd_sheet, "serve": serve.cmd_serve,
+            "eval-temporal": cmd_eval_temporal, "vgg-import": cmd_vgg_import, "info": cmd_info}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -487,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_styles(result)
     elif args.command == "eval-temporal" and not args.json:
         _print_eval_temporal(result)
+    elif args.command == "vgg-import" and not args.json:
+        print(f"wrote {result['output']}: {result['convolutions']} convolutions from {result['source']} "
+              f"(sha256 {result['source_sha256'][:12]}...), {result['folded']}")
     elif getattr(args, "json", False):
         print(json.dumps(result, indent=2))
     elif args.command == "sheet":

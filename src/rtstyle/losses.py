@@ -11,10 +11,11 @@ import torch.nn.functional as F
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of (B, C, H, W) features, normalised by C*H*W: (B, C, C)."""
     b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    # computed in float32 even under autocast: the sums over H*W overflow half precision
-    f = f.float()
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+    f = features.reshape(b, c, h * w).float()
+    # in float32 even under autocast (which would run bmm in bf16/fp16): the sums over H*W
+    # lose too much in half precision and overflow fp16
+    with torch.autocast(features.device.type, enabled=False):
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
 def content_loss(features_y: torch.Tensor, features_x: torch.Tensor) -> torch.Tensor:
@@ -25,10 +26,21 @@ def style_loss(features_y: Sequence[torch.Tensor], grams_style: Sequence[torch.T
     """Sum over layers of the MSE between the Gram matrices of the output and the style
     image's (``grams_style`` has batch 1 and is broadcast over the batch)."""
     loss = features_y[0].new_zeros((), dtype=torch.float32)
-    for fy, gs in zip(features_y, grams_style):
+    for fy, gs in zip(features_y, grams_style, strict=True):
         gy = gram_matrix(fy)
         loss = loss + F.mse_loss(gy, gs.expand_as(gy))
     return loss
+
+
+def gram_distance(features_a: Sequence[torch.Tensor], features_b: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per image (B,), the sum over layers of the squared Frobenius distance (a sum over
+    elements, not a mean) between the two images' Gram matrices (normalised by C*H*W): the
+    style distance that the built-in styles are measured by (docs/styles.md), and the
+    perceptual term of distillation."""
+    total = features_a[0].new_zeros(features_a[0].shape[0], dtype=torch.float32)
+    for fa, fb in zip(features_a, features_b, strict=True):
+        total = total + (gram_matrix(fa) - gram_matrix(fb)).pow(2).sum(dim=(1, 2))
+    return total
 
 
 def total_variation(img: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from tqdm import tqdm
 
 from .errors import RtStyleError
@@ -31,9 +30,8 @@ from .media import (
     write_image,
 )
 from .queues import BackgroundSink, prefetch
-from .sysinfo import peak_rss_mb
 from .stylizer import Stylizer
-
+from .sysinfo import peak_rss_mb
 
 #: A per-frame step after the network: ``(source frame, stylized frame) -> frame``.
 FrameFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -29,9 +29,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import checkpoint, motion
-from .data import (ContentImages, EpochSampler, collate, content_root, find_content_images, ignore_stop_signals,
-                   load_style_image)
-from .devices import resolve_device
+from .data import (
+    ContentImages,
+    EpochSampler,
+    collate,
+    content_root,
+    find_content_images,
+    ignore_stop_signals,
+    load_style_image,
+)
+from .devices import autocast_dtype, resolve_device, resolve_precision
 from .errors import RtStyleError
 from .losses import content_loss, gram_matrix, style_loss, total_variation
 from .models import build_model, get_preset
@@ -62,13 +69,14 @@ class TrainConfig:
     vgg_weights: str | None = None
     checkpoint_interval: int = 1000
     resume: str | None = None
+    init_from: str | None = None  # start from this model's weights (its architecture); a fresh optimizer
     log_interval: int = 100
     workers: int = 0
     max_steps: int | None = None  # stop after this many optimizer steps in total
     grad_accum: int = 1  # micro-batches per optimizer step; a "step" is always an optimizer step
     log_dir: str | None = None  # TensorBoard event files here (needs the tensorboard package)
     sample_interval: int = 1000  # with log_dir: stylized sample images every N steps (0: only at the end)
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling)
+    precision: str = "auto"  # fp32, bf16, fp16 (autocast); auto: bf16 on CPUs/GPUs that have it (devices.py)
     temporal_weight: float = 0.0  # temporal loss on random motion pairs (rtstyle.motion); 0: off
     progress: bool = True
 
@@ -129,6 +137,13 @@ class Trainer:
         self.content_root = content_root(cfg.content_dir)
         self.files = find_content_images(cfg.content_dir)
         self.check_objective()
+        self.init_model = None
+        if cfg.init_from:
+            self.init_model, _ = checkpoint.load_model(cfg.init_from)
+            if self.init_model.config.name != self.arch.name:
+                raise RtStyleError(f"--init-from {cfg.init_from}: its architecture is "
+                                   f"{self.init_model.config.name!r}, not {self.arch.name!r} (--arch)")
+            self.arch = self.init_model.config  # its exact config (e.g. an edge network from before a field)
         self.resume_state = None
         if cfg.resume == "auto" and not self._resume_path().exists():
             # the same command starts a job and restarts it (torchrun --max-restarts, a requeue)
@@ -138,6 +153,7 @@ class Trainer:
         self._writer_class = _summary_writer_class() if cfg.log_dir else None
         self.writer = None
         self.device = self._pick_device(cfg.device)
+        self.precision = resolve_precision(cfg.precision, self.device)
         # channels-last (NHWC) is what the GPU's convolution kernels prefer; on a CPU it is no faster
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
@@ -148,12 +164,13 @@ class Trainer:
         self.load_objective()
 
         torch.manual_seed(cfg.seed)  # the same on every rank; DDP also broadcasts rank 0's weights
-        self.model = build_model(self.arch).to(self.device, memory_format=self.memory_format)
+        self.model = build_model(self.arch)
+        if self.init_model is not None:
+            self.model.load_state_dict(self.init_model.state_dict())
+        self.model = self.model.to(self.device, memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.amp_dtype = None
-        if self.device.type == "cuda" and cfg.amp:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.amp_dtype = autocast_dtype(self.precision)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
 
         self.dataset = ContentImages(self.files, cfg.image_size, cfg.seed, cfg.max_scale)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size)
@@ -250,7 +267,7 @@ class Trainer:
         t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         values = t.tolist()
-        return {k: v / self.dist.world_size for k, v in zip(losses, values)}, values[-1] > 0
+        return {k: v / self.dist.world_size for k, v in zip(losses, values[:-1], strict=True)}, values[-1] > 0
 
     def _gather_skipped(self) -> set[int]:
         if not self.dist.enabled:
@@ -283,6 +300,7 @@ class Trainer:
             "content_images": len(self.files),
             "world_size": self.dist.world_size,
             "images_per_step": self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size,
+            "precision": self.precision,
         }
 
     def training_state(self) -> dict[str, Any]:
@@ -296,6 +314,7 @@ class Trainer:
             "grad_accum": self.cfg.grad_accum,
             "world_size": self.dist.world_size,
             "dataset_size": len(self.dataset),
+            "precision": self.precision,
         }
         return state
 
@@ -320,6 +339,9 @@ class Trainer:
                 or t.get("grad_accum", 1) != self.cfg.grad_accum or t.get("world_size", 1) != self.dist.world_size):
             self._say("warning: batch size, --grad-accum, world size or data set changed since the checkpoint; "
                       "the data order will differ")
+        if t.get("precision", self.precision) != self.precision:
+            self._say(f"note: {source} was trained in {t['precision']}, this run continues in {self.precision} "
+                      "(another machine, or --precision)")
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(t["optimizer"])
         self.scaler.load_state_dict(t["scaler"])
@@ -364,7 +386,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         values = torch.stack(list(totals.values())).tolist()  # one device sync for all of them
-        return dict(zip(totals, values))
+        return dict(zip(totals, values, strict=True))
 
     def current_lr(self) -> float:
         """The learning rate of the next step: constant, or a cosine from lr down to lr/100
@@ -410,7 +432,7 @@ class Trainer:
         if self.content_root != Path(cfg.content_dir):
             images += f" (COCO layout: {self.content_root})"
         return (f"training {self.arch.name} on {images}, {self.total_steps} steps ({batch}, {cfg.image_size}px) "
-                f"on {self.device}, world size {world}: {where}"
+                f"on {self.device} in {self.precision}, world size {world}: {where}"
                 + (f", resuming at step {self.step}" if self.step else ""))
 
     def _run(self, on_step: Callable[[int, dict[str, float]], None] | None) -> Path:

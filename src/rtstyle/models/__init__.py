@@ -4,7 +4,7 @@ This package knows nothing of files, devices, training or ONNX; one definition s
 training, inference and export.
 """
 
-from .transformer import ArchConfig, TransformerNet
 from .registry import PRESETS, build_model, get_preset, preset_names
+from .transformer import ArchConfig, TransformerNet
 
 __all__ = ["ArchConfig", "TransformerNet", "PRESETS", "build_model", "get_preset", "preset_names"]

@@ -10,8 +10,8 @@ residual blocks, pixel-shuffle upsampling, and anti-aliased (blurred) downsampli
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 PADDINGS = ("reflect", "zeros")
 

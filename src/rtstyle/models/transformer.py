@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .layers import RESIDUAL_BLOCKS, ConvLayer, UpsampleConvLayer, instance_norm
 
