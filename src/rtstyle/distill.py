@@ -173,8 +173,8 @@ def style_fidelity(student, teacher, frames: list[np.ndarray], vgg: VGG16Feature
     result: dict[str, Any] = {
         "images": len(frames),
         "student_vs_teacher_db": round(float(np.mean([lowpass_psnr(s, t) for s, t in zip(s_out, t_out, strict=True)])), 2),
-        "teacher_self_shift_db": round(float(np.mean([lowpass_psnr(*shifted_pair(teacher, x, *FIDELITY_SHIFT))
-                                                      for x in frames])), 2),
+        "teacher_self_shift_db": round(float(np.mean([lowpass_psnr(*shifted_pair(teacher, x, *FIDELITY_SHIFT, base=t))
+                                                      for x, t in zip(frames, t_out, strict=True)])), 2),
         "shift": list(FIDELITY_SHIFT), "sigma": 2.0,
         "student_sharpness": round(float(np.mean([sharpness(s) for s in s_out])), 1),
         "teacher_sharpness": round(float(np.mean([sharpness(t) for t in t_out])), 1),

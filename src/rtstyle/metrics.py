@@ -35,10 +35,12 @@ def lowpass_psnr(a: np.ndarray, b: np.ndarray, sigma: float = 2.0, margin: int =
     return psnr(lowpass(a, sigma), lowpass(b, sigma), margin)
 
 
-def shifted_pair(f: Stylize, x: np.ndarray, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:
-    """f(x) and f(x moved up-left by (dx, dy)) shifted back, cropped to the common area."""
+def shifted_pair(f: Stylize, x: np.ndarray, dx: int, dy: int,
+                 base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) and f(x moved up-left by (dx, dy)) shifted back, cropped to the common area
+    (``base``: f(x), when the caller has it already)."""
     h, w = x.shape[:2]
-    base = f(x)
+    base = f(x) if base is None else base
     moved = f(np.ascontiguousarray(x[dy:, dx:]))
     return base[dy:, dx:], moved[: h - dy, : w - dx]
 
