@@ -1,6 +1,7 @@
 """Built-in styles: selection by name, the default, the listing, and the shipped models."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from conftest import make_photo, textured_model
 from PIL import Image
 
 import rtstyle.styles as styles
-from rtstyle import Stylizer, checkpoint
+from rtstyle import Stylizer, checkpoint, cli
 from rtstyle.cli import main
 
 
@@ -48,12 +49,23 @@ def test_default_named_and_unknown_styles(style_dir, tmp_path, capsys):
 
 
 def test_styles_listing(style_dir, capsys):
+    fidelity = {"photos": 8, "photo_size": 700, "style_fraction": 0.55, "content_distance": 60.0}
+    checkpoint.save_model(textured_model("edge-fast", seed=3), style_dir / "delta.pth",
+                          {"style_image": "wave.jpg", "painting": "wave.jpg", "painting_fidelity": fidelity})
+    index = json.loads((style_dir / "index.json").read_text())
+    index["styles"].append({"name": "delta", "file": "delta.pth", "painting": "wave.jpg", "credit": "The Wave, H, 1831"})
+    (style_dir / "index.json").write_text(json.dumps(index))
     assert main(["styles", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert listing["default"] == "beta"
-    assert [(s["name"], s["preset"], s["teacher"], s["credit"]) for s in listing["styles"]] == [
-        ("alpha", "edge-fast", "t:0", "test A"), ("beta", "edge-fast", "t:1", "test B")]
+    assert [(s["name"], s["preset"], s["teacher"], s["painting"], s["credit"]) for s in listing["styles"]] == [
+        ("alpha", "edge-fast", "t:0", None, "test A"), ("beta", "edge-fast", "t:1", None, "test B"),
+        ("delta", "edge-fast", None, "wave.jpg", "The Wave, H, 1831")]
+    assert listing["styles"][2]["painting_fidelity"] == fidelity
     assert all(0 < s["bytes"] < 1_000_000 for s in listing["styles"])
+    assert main(["styles"]) == 0
+    text = capsys.readouterr().out
+    assert "delta: edge-fast" in text and "painting wave.jpg" in text and "style distance 55%" in text
 
 
 def test_no_styles_installed_is_a_clear_error(tmp_path, monkeypatch, capsys):
@@ -87,8 +99,9 @@ def test_sheet_names_every_style_under_its_tile(style_dir, tmp_path, capsys):
 
 def test_the_shipped_styles():
     """Every built-in that ships: an edge model of at most 1 MB (and its ONNX export) that
-    loads and stylizes, distilled from the teacher its index entry names, with its
-    fidelity on record and within the targets (the figures are in docs/styles.md)."""
+    loads and stylizes, with where it comes from on record: the teacher its index entry
+    names and its fidelity to it within the sharp-styles targets, or the painting it was
+    trained on, credited, with its distances to the painting (docs/styles.md)."""
     shipped = styles.builtin_styles()
     assert len(shipped) >= 4 and styles.default_style() in shipped
     photo = make_photo(48, 64, 5)
@@ -96,15 +109,36 @@ def test_the_shipped_styles():
         onnx = s.path.with_suffix(".onnx")
         assert s.path.stat().st_size <= 1_000_000 and onnx.stat().st_size <= 1_000_000
         _, meta = checkpoint.load_model(s.path)
-        assert meta["arch"]["name"] == "edge" and meta["teacher"] == s.teacher
-        f = meta["fidelity"]
-        assert f["images"] == 8 and f["student_vs_teacher_db"] > 15
-        # the sharp-styles targets, as recorded at the end of distillation
-        assert f["student_vs_teacher_db"] >= f["teacher_self_shift_db"] - 3, s.name
-        assert f["sharpness_vs_teacher"] >= 0.85 and f["gram_ratio"] <= 10, s.name
+        assert meta["arch"]["name"] == "edge" and bool(s.teacher) != bool(s.painting), s.name
+        if s.teacher:
+            assert meta["teacher"] == s.teacher
+            f = meta["fidelity"]
+            assert f["images"] == 8 and f["student_vs_teacher_db"] > 15
+            # the sharp-styles targets, as recorded at the end of distillation
+            assert f["student_vs_teacher_db"] >= f["teacher_self_shift_db"] - 3, s.name
+            assert f["sharpness_vs_teacher"] >= 0.85 and f["gram_ratio"] <= 10, s.name
+        else:
+            assert meta["painting"] == meta["style_image"] == s.painting
+            assert "vgg16" in meta["train_args"]["vgg_weights"].lower()  # trained with the real loss network
+            f = meta["painting_fidelity"]
+            assert f["photos"] >= 8 and f["photo_size"] == 700 and f["style_fraction"] < 1, s.name
         out = Stylizer.load(s.path, device="cpu").stylize(photo)
         assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 10
         assert np.abs(Stylizer.load(onnx).stylize(photo).astype(int) - out).max() <= 2
+
+
+def test_painting_styles_are_credited():
+    """A style trained on a painting names it (title, artist, year) in the index, in
+    `rtstyle styles --json`, in the README and in NOTICE."""
+    root = Path(__file__).resolve().parents[1]
+    readme, notice = (" ".join((root / name).read_text().split()) for name in ("README.md", "NOTICE"))
+    painted = [s for s in styles.builtin_styles().values() if s.painting]
+    assert len(painted) >= 3
+    listing = {r["name"]: r for r in cli.cmd_styles(None)["styles"]}
+    for s in painted:
+        title, artist = s.credit.split(", ")[:2]
+        assert title in readme and artist in readme and title in notice and artist in notice, s.name
+        assert listing[s.name]["painting"] == s.painting and listing[s.name]["painting_fidelity"], s.name
 
 
 def test_a_builtin_runs_its_onnx_export_on_the_cpu(style_dir):

@@ -428,18 +428,24 @@ def cmd_styles(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for s in builtin_styles().values():
         _, meta = load_model(s.path)
-        rows.append({"name": s.name, "preset": meta["arch"]["name"], "bytes": s.path.stat().st_size,
-                     "teacher": s.teacher, "credit": s.credit, "description": s.description,
-                     "fidelity": meta.get("fidelity")})
+        row = {"name": s.name, "preset": meta["arch"]["name"], "bytes": s.path.stat().st_size,
+               "teacher": s.teacher or None, "painting": s.painting or None, "credit": s.credit,
+               "description": s.description, "fidelity": meta.get("fidelity")}
+        if s.painting:
+            row["painting_fidelity"] = meta.get("painting_fidelity")
+        rows.append(row)
     return {"default": default_style(), "styles": rows}
 
 
 def _print_styles(r: dict[str, Any]) -> None:
+    from .painting import describe_painting_fidelity
+
     if not r["styles"]:
         print("no built-in styles are installed")
     for s in r["styles"]:
         mark = " (default)" if s["name"] == r["default"] else ""
-        print(f"{s['name']}{mark}: {s['preset']}, {s['bytes'] / 1e3:.0f} kB, teacher {s['teacher']}; {s['credit']}")
+        origin = f"painting {s['painting']}" if s.get("painting") else f"teacher {s['teacher']}"
+        print(f"{s['name']}{mark}: {s['preset']}, {s['bytes'] / 1e3:.0f} kB, {origin}; {s['credit']}")
         f = s.get("fidelity") or {}
         if f.get("images"):
             line = (f"    vs teacher on {f['images']} held-out photos: low-pass PSNR {f['student_vs_teacher_db']:.2f} dB "
@@ -449,6 +455,8 @@ def _print_styles(r: dict[str, Any]) -> None:
             if "gram_ratio" in f:
                 line += f", Gram distance {f['gram_ratio']:.1f}x the teacher's own"
             print(line)
+        if s.get("painting_fidelity"):
+            print(f"    vs the painting {describe_painting_fidelity(s['painting_fidelity'])}")
 
 
 def cmd_vgg_import(args: argparse.Namespace) -> dict[str, Any]:

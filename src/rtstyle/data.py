@@ -71,12 +71,24 @@ def find_content_images(folder: str | os.PathLike) -> list[str]:
     return files
 
 
+BLANK_RANGE = 2  # a crop whose pixels all lie within this many levels of each other is blank
+
+
+class BlankImage(RtStyleError):
+    """A training crop of a single colour. Nothing to learn from, and harmful: with zero
+    variance, every instance norm of the network multiplies the gradient by 1/sqrt(eps)
+    (~316); through the classic network's 15 the gradients reach ~1e27 and overflow to NaN
+    (a black frame made the original train.py command diverge at step 19), and even in
+    `edge` one such step inflates Adam's second moment for hundreds of steps."""
+
+
 class ContentImages(Dataset):
     """Every image under a folder, resized so its shorter side is ``image_size`` (times a
     random factor in [1, ``max_scale``]: crops at several scales) and cropped to a square
     at a random place, randomly flipped. The randomness of sample
-    ``i`` in epoch ``e`` depends only on (seed, e, i). Unreadable files are replaced by
-    the next readable one and reported in the batch, so the loop can count them.
+    ``i`` in epoch ``e`` depends only on (seed, e, i). Unreadable files, and crops of a
+    single colour (a clip's black first frame, a fade: see :class:`BlankImage`), are
+    replaced by the next usable one and reported in the batch, so the loop can count them.
 
     Built for large folders: nothing is opened up front (each image is decoded when its
     sample is asked for, in a DataLoader worker), and the paths are kept in one numpy
@@ -106,6 +118,8 @@ class ContentImages(Dataset):
         h, w = frame.shape[:2]
         top, left = rng.randint(0, h - self.image_size), rng.randint(0, w - self.image_size)
         frame = frame[top : top + self.image_size, left : left + self.image_size]
+        if int(frame.max()) - int(frame.min()) <= BLANK_RANGE:
+            raise BlankImage(f"{self.files[index]}: a single colour")
         if rng.random() < 0.5:
             frame = frame[:, ::-1]
         return to_tensor(frame)
@@ -118,7 +132,7 @@ class ContentImages(Dataset):
                 return self._load(i), bad
             except RtStyleError:
                 bad.append(i)
-        raise RtStyleError("none of the content images could be read")
+        raise RtStyleError("none of the content images could be read (or every one is a single colour)")
 
 
 def collate(samples: list[tuple[torch.Tensor, list[int]]]) -> tuple[torch.Tensor, list[int]]:

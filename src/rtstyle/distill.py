@@ -80,14 +80,10 @@ class Distiller(Trainer):
             self.vgg = load_vgg16(self.cfg.vgg_weights, self.device).to(memory_format=self.memory_format)
 
     @torch.no_grad()
-    def _init_output_bias(self) -> None:
-        """Data-dependent init: a fresh student starts at the teacher's mean colour, not at
-        black (pixel values span 0-255: Adam would need ~10^5 small steps to get there)."""
+    def initial_colour(self) -> torch.Tensor:
+        """A fresh student starts at the teacher's mean colour on a few training images."""
         images = torch.stack([self.dataset[i][0] for i in range(min(8, len(self.dataset)))])
-        mean = self.teacher(images.to(self.device)).mean(dim=(0, 2, 3))  # per RGB channel
-        last = [m for m in self.model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-        repeat = last.bias.numel() // 3  # pixel shuffle: 3 x factor^2 channels, colour-major
-        last.bias.copy_(mean.repeat_interleave(repeat).to(last.bias))
+        return self.teacher(images.to(self.device)).mean(dim=(0, 2, 3))
 
     def compute_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -124,8 +120,6 @@ class Distiller(Trainer):
         return style_fidelity(TorchBackend(self.model, self.device), self.teacher.frame, frames, self.vgg)
 
     def run(self, **kwargs) -> Path:
-        if self.step == 0 and self.init_model is None:  # not when resuming or starting from a model
-            self._init_output_bias()
         path = super().run(**kwargs)
         if self.dist.is_main:
             result = self.fidelity()

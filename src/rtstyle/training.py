@@ -224,6 +224,20 @@ class Trainer:
     def objective_meta(self) -> dict[str, Any]:
         return {"style_image": Path(self.cfg.style_image).name}
 
+    @torch.no_grad()
+    def initial_colour(self) -> torch.Tensor:
+        """The colour a fresh network's output starts at: the style image's mean."""
+        return self.style.mean(dim=(0, 2, 3))
+
+    @torch.no_grad()
+    def _init_output_bias(self) -> None:
+        """Data-dependent init: a fresh network starts at :meth:`initial_colour`, not at
+        black (pixel values span 0-255: Adam would need ~10^5 small steps to get there)."""
+        mean = self.initial_colour()
+        last = [m for m in self.model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        repeat = last.bias.numel() // 3  # pixel shuffle: 3 x factor^2 channels, colour-major
+        last.bias.copy_(mean.repeat_interleave(repeat).to(last.bias))
+
     # -- distributed ----------------------------------------------------------------
     def _pick_device(self, name: str) -> torch.device:
         device = resolve_device(name)
@@ -416,6 +430,8 @@ class Trainer:
         return losses
 
     def run(self, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+        if self.step == 0 and self.init_model is None:  # not when resuming or starting from a model
+            self._init_output_bias()
         try:
             return self._run(on_step)
         finally:
@@ -488,7 +504,7 @@ class Trainer:
         bar.close()
         self.skipped = self._gather_skipped()
         if self.skipped:
-            self._say(f"skipped {len(self.skipped)} unreadable content image(s)"
+            self._say(f"skipped {len(self.skipped)} unreadable or blank content image(s)"
                       + (" (all ranks)" if self.dist.enabled else ""))
         self._log_samples()
         self._checkpoint()

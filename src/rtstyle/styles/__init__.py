@@ -1,9 +1,10 @@
 """Built-in styles: compact models shipped inside the package, selected by name.
 
-``index.json`` beside this file lists them (name, file, teacher, credit); a style is
-available when its file is present. Each is an ``edge`` model distilled from a teacher
-network (``rtstyle distill``); ``docs/styles.md`` has the exact commands and their
-measured fidelity.
+``index.json`` beside this file lists them (name, file, credit, and where the style comes
+from: a ``teacher`` network it was distilled from with ``rtstyle distill``, or a
+``painting`` it was trained on with ``rtstyle train`` and the VGG16 loss); a style is
+available when its file is present. Each is an ``edge`` model; ``docs/styles.md`` has the
+exact commands and their measured fidelity.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ STYLES_DIR = Path(__file__).resolve().parent
 class BuiltinStyle:
     name: str
     file: str
-    teacher: str
     credit: str
     description: str = ""
+    teacher: str = ""  # "multistyle26:I" for a distilled style
+    painting: str = ""  # the painting's file name for a style trained on it
 
     @property
     def path(self) -> Path:
