@@ -44,9 +44,13 @@ def test_a_fresh_network_starts_at_the_style_images_colour(tmp_path, content_dir
     assert np.abs(out - style_mean).max() < 12 and style_mean.max() > 60, (out, style_mean)
     warm = Trainer(_cfg(content_dir, style_image, vgg_weights, tmp_path / "b", max_steps=1, lr=1e-12,
                         init_from=str(tmp_path / "a" / "model.pth")))
-    bias = [m for m in warm.model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias.clone()
+
+    def output_bias():
+        return [m for m in warm.model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias.clone()
+
+    bias = output_bias()
     warm.run()
-    assert torch.equal(bias, [m for m in warm.model.deconv3.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias)
+    assert torch.equal(bias, output_bias())
 
 
 def test_resume_continues_exactly(tmp_path, content_dir, style_image, vgg_weights):

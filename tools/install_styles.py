@@ -67,26 +67,28 @@ def install(name: str, src: Path, index: dict, teacher_index: int | None, descri
             args[key] = Path(str(args[key])).name  # no build-machine paths in the package
     meta["style_name"] = name
     painting = meta.get("style_image") if paintings else None
-    if painting:
-        meta["painting"] = painting
-        if vgg_weights and photos:
-            meta["painting_fidelity"] = measure(model, paintings / painting, vgg_weights, photos)
-            print(f"{name}: {meta['painting_fidelity']}")
-    checkpoint.save_model(model, STYLES_DIR / f"{name}.pth", meta)
-    if cli.main(["export", "--model", str(STYLES_DIR / f"{name}.pth"), "--output", str(STYLES_DIR / f"{name}.onnx")]):
-        raise SystemExit(f"{name}: export failed")
     old = next((e for e in index["styles"] if e["name"] == name), None)
+    # the index entry first: a bad request stops before anything is written
     if painting:
         credit = painting_credits(paintings).get(painting)
         if credit is None or not (description or old):
             raise SystemExit(f"{name}: {painting} has no credit in {paintings}/README.md, or no --description")
-        return {"name": name, "file": f"{name}.pth", "painting": painting, "credit": credit,
-                "description": description or old["description"]}
-    if old is None and (teacher_index is None or not description):
-        raise SystemExit(f"{name}: a new style needs --index and --description")
-    i = teacher_index if teacher_index is not None else int(old["teacher"].split(":")[1])
-    return {"name": name, "file": f"{name}.pth", "teacher": f"multistyle26:{i}", "credit": CREDIT.format(i=i),
-            "description": description or old["description"]}
+        entry = {"name": name, "file": f"{name}.pth", "painting": painting, "credit": credit,
+                 "description": description or old["description"]}
+        meta["painting"] = painting
+        if vgg_weights and photos:
+            meta["painting_fidelity"] = measure(model, paintings / painting, vgg_weights, photos)
+            print(f"{name}: {meta['painting_fidelity']}")
+    else:
+        if old is None and (teacher_index is None or not description):
+            raise SystemExit(f"{name}: a new style needs --index and --description")
+        i = teacher_index if teacher_index is not None else int(old["teacher"].split(":")[1])
+        entry = {"name": name, "file": f"{name}.pth", "teacher": f"multistyle26:{i}", "credit": CREDIT.format(i=i),
+                 "description": description or old["description"]}
+    checkpoint.save_model(model, STYLES_DIR / f"{name}.pth", meta)
+    if cli.main(["export", "--model", str(STYLES_DIR / f"{name}.pth"), "--output", str(STYLES_DIR / f"{name}.onnx")]):
+        raise SystemExit(f"{name}: export failed")
+    return entry
 
 
 def main() -> None:

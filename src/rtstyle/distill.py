@@ -30,7 +30,7 @@ from .runtime.torch_backend import TorchBackend
 from .teachers import Teacher
 from .temporal import sharpness
 from .training import MODEL_FILENAME, TrainConfig, Trainer
-from .vgg import VGG16Features, load_vgg16
+from .vgg import VGG16Features, frame_features, load_vgg16
 
 FIDELITY_SHIFT = (2, 1)  # (dx, dy) of the low-pass ceiling
 GRAM_ROLL = (1, 2)  # (rows, columns) of the teacher's own Gram distance
@@ -147,10 +147,6 @@ def fidelity_frames(paths, size: int = 256) -> list[np.ndarray]:
     return frames
 
 
-def _vgg_input(frame: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().to(device)
-
-
 @torch.no_grad()
 def style_fidelity(student, teacher, frames: list[np.ndarray], vgg: VGG16Features | None = None) -> dict[str, Any]:
     """How faithfully ``student`` reproduces ``teacher`` (both frame -> frame) on real
@@ -175,13 +171,12 @@ def style_fidelity(student, teacher, frames: list[np.ndarray], vgg: VGG16Feature
     }
     result["sharpness_vs_teacher"] = round(result["student_sharpness"] / max(result["teacher_sharpness"], 1e-9), 3)
     if vgg is not None:
-        device = next(vgg.parameters()).device
         ours, own = [], []
         for x, s, t in zip(frames, s_out, t_out, strict=True):
             rolled = np.roll(teacher(np.roll(x, GRAM_ROLL, axis=(0, 1))), [-r for r in GRAM_ROLL], axis=(0, 1))
-            ft = vgg(_vgg_input(t, device))
-            ours.append(gram_distance(vgg(_vgg_input(s, device)), ft).item())
-            own.append(gram_distance(vgg(_vgg_input(rolled, device)), ft).item())
+            ft = frame_features(vgg, t)
+            ours.append(gram_distance(frame_features(vgg, s), ft).item())
+            own.append(gram_distance(frame_features(vgg, rolled), ft).item())
         result.update({"gram_distance": float(np.mean(ours)), "teacher_self_gram_distance": float(np.mean(own)),
                        "gram_roll": list(GRAM_ROLL)})
         result["gram_ratio"] = round(result["gram_distance"] / max(result["teacher_self_gram_distance"], 1e-30), 2)

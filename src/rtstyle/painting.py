@@ -24,7 +24,7 @@ import torch
 
 from .losses import content_loss, gram_distance
 from .temporal import sharpness
-from .vgg import VGG16Features
+from .vgg import VGG16Features, frame_features
 
 PAINTING_SIZE = 512  # the painting's longer side (Johnson's style images)
 PHOTO_SIZE = 700  # the photos' longer side (Johnson's content photo: 700x470)
@@ -39,22 +39,16 @@ def resize_longer(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
-def _features(vgg: VGG16Features, frame: np.ndarray):
-    device = next(vgg.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().to(device)
-    return vgg(x)
-
-
 @torch.no_grad()
 def painting_fidelity(stylize: Callable[[np.ndarray], np.ndarray], photos: list[np.ndarray], painting: np.ndarray,
                       vgg: VGG16Features) -> dict[str, Any]:
     """Style fraction and content distance of ``stylize`` (RGB uint8 frame -> frame) on
     ``photos`` against ``painting`` (both RGB uint8, already at their measuring sizes)."""
-    fp = _features(vgg, painting)
+    fp = frame_features(vgg, painting)
     fractions, contents, sharp, photo_sharp = [], [], [], []
     for x in photos:
         y = stylize(x)
-        fx, fy = _features(vgg, x), _features(vgg, y)
+        fx, fy = frame_features(vgg, x), frame_features(vgg, y)
         fractions.append(gram_distance(fy, fp).item() / max(gram_distance(fx, fp).item(), 1e-30))
         contents.append(content_loss(fy.relu2_2, fx.relu2_2).item())
         sharp.append(sharpness(y))

@@ -140,6 +140,13 @@ def _load_file(path: Path) -> dict:
         raise RtStyleError(f"cannot read VGG16 weights from {path}: {str(e).splitlines()[0]}") from None
 
 
+@torch.no_grad()
+def frame_features(vgg: VGG16Features, frame: np.ndarray):
+    """The loss network's features of one RGB uint8 frame (H, W, 3), on ``vgg``'s device."""
+    device = next(vgg.parameters()).device
+    return vgg(torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float().to(device))
+
+
 def load_vgg16(weights: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> VGG16Features:
     """Build the loss network and load pretrained weights.
 
