@@ -24,6 +24,16 @@ def make_photo(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+@pytest.fixture(autouse=True)
+def user_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets its own user data and cache folders (platformdirs follows the XDG
+    variables): the user's styles and caches on this machine are never read or written."""
+    root = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(root / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    return root
+
+
 @pytest.fixture(scope="session")
 def vgg_weights(tmp_path_factory) -> str:
     """A features-only VGG16 state dict with seeded random weights, written to a file."""

@@ -1,4 +1,4 @@
-"""media.py: images, video (with audio), cameras, display helpers. Every input is made
+"""rtstyle.media: images, video (with audio), cameras, display helpers. Every input is made
 here, in tmp_path: small images with Pillow, 2-second 64x48 clips with PyAV."""
 
 from __future__ import annotations
@@ -241,13 +241,13 @@ def test_resize_shorter_rejects_nonsense():
 
 def test_rotation_mapping():
     f = np.arange(6, dtype=np.uint8).reshape(2, 3, 1).repeat(3, axis=2)  # [[0 1 2], [3 4 5]]
-    assert media._rotate(f, 0) is f
-    ccw = media._rotate(f, 90)  # counter-clockwise: the right column becomes the top row
+    assert media.decode._rotate(f, 0) is f
+    ccw = media.decode._rotate(f, 90)  # counter-clockwise: the right column becomes the top row
     assert ccw[..., 0].tolist() == [[2, 5], [1, 4], [0, 3]] and ccw.flags.c_contiguous
-    assert media._rotate(f, -90)[..., 0].tolist() == [[3, 0], [4, 1], [5, 2]]
-    assert media._rotate(f, 270)[..., 0].tolist() == media._rotate(f, -90)[..., 0].tolist()
-    assert media._rotate(f, 180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
-    assert media._rotate(f, -180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
+    assert media.decode._rotate(f, -90)[..., 0].tolist() == [[3, 0], [4, 1], [5, 2]]
+    assert media.decode._rotate(f, 270)[..., 0].tolist() == media.decode._rotate(f, -90)[..., 0].tolist()
+    assert media.decode._rotate(f, 180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
+    assert media.decode._rotate(f, -180)[..., 0].tolist() == [[5, 4, 3], [2, 1, 0]]
 
 
 def test_video_reader(clips):
@@ -328,15 +328,15 @@ def test_writer_sizes_rates_and_gif(tmp_path):
     (Fraction(24000, 1001), Fraction(24000, 1001)), (12.5, Fraction(25, 2)),
 ])
 def test_frame_rates(fps, expected):
-    assert media._frame_rate(fps) == expected
-    approx = media._frame_rate(Fraction(1000000, 33367))  # Matroska-style: time base kept encodable
+    assert media.encode._frame_rate(fps) == expected
+    approx = media.encode._frame_rate(Fraction(1000000, 33367))  # Matroska-style: time base kept encodable
     assert (1 / approx).denominator <= 65535 and abs(approx - Fraction(1000000, 33367)) < 1e-6
     with pytest.raises(ValueError):
-        media._frame_rate(0)
+        media.encode._frame_rate(0)
 
 
 def test_output_formats_cover_the_output_extensions():
-    assert set(media._OUTPUT_FORMATS) == media.VIDEO_OUTPUT_EXTS <= media.VIDEO_EXTS
+    assert set(media.encode._OUTPUT_FORMATS) == media.VIDEO_OUTPUT_EXTS <= media.VIDEO_EXTS
 
 
 def test_writer_is_atomic(tmp_path, clips):
@@ -447,7 +447,7 @@ def test_camera_that_cannot_open(tmp_path):
     ("linux", {"DISPLAY": ":0"}, True), ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, True),
 ])
 def test_display_available(monkeypatch, platform, env, expected):
-    monkeypatch.setattr(media.sys, "platform", platform)
+    monkeypatch.setattr(media.window.sys, "platform", platform)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     for k, v in env.items():
@@ -456,7 +456,7 @@ def test_display_available(monkeypatch, platform, env, expected):
 
 
 def test_window_without_display(monkeypatch):
-    monkeypatch.setattr(media.sys, "platform", "linux")
+    monkeypatch.setattr(media.window.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(RtStyleError, match="no display"):
@@ -465,7 +465,7 @@ def test_window_without_display(monkeypatch):
 
 def test_tk_window_quits_on_q(monkeypatch):
     """The Tkinter fallback, against a stand-in Tk (no display here): frames are shown,
-    q, Esc or closing the window make show() return False."""
+    other keys are collected, q, Esc or closing the window make show() return False."""
     import sys
     import types
 
@@ -478,7 +478,7 @@ def test_tk_window_quits_on_q(monkeypatch):
         def title(self, text):
             self.text = text
 
-        def bind(self, key, fn):
+        def bind(self, key, fn, add=None):
             self.bindings[key] = fn
 
         def protocol(self, name, fn):
@@ -519,13 +519,16 @@ def test_tk_window_quits_on_q(monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL.ImageTk", fake_imagetk)
     monkeypatch.setattr(PIL, "ImageTk", fake_imagetk, raising=False)
     monkeypatch.setenv("DISPLAY", ":99")
-    monkeypatch.setattr(media, "_opencv_has_gui", lambda: False)
+    monkeypatch.setattr(media.window, "_opencv_has_gui", lambda: False)
 
     for quit_event in ("<KeyPress-q>", "<Escape>", "WM_DELETE_WINDOW"):
         win = Window("test")
         root = win._impl._root
         assert win.show(pattern(0)) and win.show(pattern(1))
         assert win._impl._photo.pasted == 1  # same size: pasted into the same photo
+        for char in ("n", "+", "\r"):  # other keys are handed to the live controls
+            root.bindings["<Key>"](types.SimpleNamespace(char=char))
+        assert win.keys() == ["n", "+"] and win.keys() == []
         (root.bindings.get(quit_event) or root.protocols[quit_event])()
         assert win.show(pattern(2)) is False
         win.close()
@@ -537,7 +540,7 @@ def test_headless_opencv_is_detected():
 
     gui = [line for line in cv2.getBuildInformation().splitlines() if line.strip().startswith("GUI:")]
     if gui and gui[0].split(":", 1)[1].strip() == "NONE":
-        assert media._opencv_has_gui() is False
+        assert media.window._opencv_has_gui() is False
 
 
 def test_draw_fps():

@@ -252,6 +252,7 @@ def test_the_page_stylizes_the_camera_live(server, tmp_path):
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(serve.url_of(server))
+            page.wait_for_function("() => document.getElementById('painting').closest('label').hidden")  # no learning
 
             def frames_after(n: int, style: str = "mosaic", size: str = "160x120") -> tuple[np.ndarray, np.ndarray]:
                 """The camera frame and its stylized version once `n` more frames of `style`
@@ -310,3 +311,146 @@ def test_the_page_stylizes_the_camera_live(server, tmp_path):
         finally:
             browser.close()
     assert problems == []
+
+
+# --------------------------------------------------------------------------- learning from the page
+
+
+@pytest.fixture
+def learn_server(vgg_weights, content_dir):
+    """A server whose page can learn: two-step jobs on the tiny fixtures (random VGG16)."""
+    from rtstyle.learn import LearnConfig
+
+    template = LearnConfig(painting="", steps=2, vgg_weights=vgg_weights, content_dir=str(content_dir),
+                           image_size=32, batch_size=2, device="cpu")
+    srv = serve.make_server([], learn=template)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.jobs.cancel()
+    if srv.jobs.thread is not None:
+        srv.jobs.thread.join(60)
+    srv.shutdown()
+    srv.server_close()
+
+
+def post(srv, target: str, body: bytes, content_type: str = "image/png", **headers: str):
+    conn = http.client.HTTPConnection(*srv.server_address[:2], timeout=10)
+    try:
+        conn.request("POST", target, body=body, headers={"Content-Type": content_type, **headers})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def png_bytes(h: int = 60, w: int = 80, seed: int = 2) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(make_photo(h, w, seed)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def wait_for(srv, states: tuple[str, ...], timeout: float = 120) -> dict:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = srv.jobs.status()
+        if status["state"] in states:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"the job stayed {srv.jobs.status()}")
+
+
+def test_uploads_are_checked_where_they_enter(learn_server, capfd):
+    uploads = serve.default_cache_dir().parent / "uploads"
+    cases = [
+        (dict(body=b"not a picture at all"), 400, "not a picture"),
+        (dict(body=png_bytes(), content_type="application/x-www-form-urlencoded"), 415, "picture itself"),
+        (dict(body=png_bytes(), content_type="text/plain"), 415, "picture itself"),
+        (dict(body=png_bytes(), Origin="http://evil.example"), 403, "only the rtstyle page"),
+    ]
+    for kw, status, message in cases:
+        got, body = post(learn_server, "/learn?filename=x.png", **kw)
+        assert (got, body["state"]) == (status, "refused") and message in body["message"], kw
+    for name, message in (("swirl", "built-in style's name"), ("Bad%20Name", "bad style name")):
+        got, body = post(learn_server, f"/learn?name={name}", png_bytes())
+        assert got == 400 and message in body["message"]
+    too_big = raw(learn_server, b"POST /learn HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                                b"Content-Length: 999999999\r\n\r\n")
+    assert too_big.startswith(b"HTTP/1.1 413")
+    assert raw(learn_server, b"POST /learn HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\r\n").startswith(
+        b"HTTP/1.1 411")
+    status, headers, _ = request(learn_server, "PUT", "/learn")
+    assert status == 405 and headers["allow"] == "GET, HEAD, POST"
+    assert not uploads.exists() or not any(uploads.iterdir())  # refused uploads are not kept
+    assert learn_server.jobs.status()["state"] == "idle" and not styles.user_styles()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_dropped_picture_becomes_a_style_on_the_page(learn_server):
+    status, body = post(learn_server, "/learn?filename=My%20Sunset.png", png_bytes(),
+                        Origin=serve.url_of(learn_server).rstrip("/"))
+    assert status == 202 and body["state"] == "running" and body["name"] == "my-sunset"
+    again, body = post(learn_server, "/learn?filename=other.png", png_bytes())
+    assert again == 409 and "already learning" in body["message"]  # one job at a time
+    done = wait_for(learn_server, ("done", "failed"))
+    assert done == {**done, "state": "done", "name": "my-sunset", "steps": 2}, done
+    _, _, listing = request(learn_server, "GET", "/models.json")
+    ids = [m["id"] for m in json.loads(listing)["models"]]
+    assert ids[-1] == "my-sunset"
+    status, _, onnx = request(learn_server, "GET", "/models/my-sunset.onnx")
+    assert status == 200 and onnx == (styles.user_styles_dir() / "my-sunset.onnx").read_bytes()
+    assert not list((serve.default_cache_dir().parent / "uploads").glob("*"))  # the upload is gone
+    # the same file again gets the next free name; a cancelled job installs nothing
+    learn_server.jobs.template.steps = 10**6
+    status, body = post(learn_server, "/learn?filename=My%20Sunset.png", png_bytes())
+    assert status == 202 and body["name"] == "my-sunset-2"
+    assert post(learn_server, "/learn/cancel", b"")[0] == 202
+    assert wait_for(learn_server, ("cancelled", "done", "failed"))["state"] == "cancelled"
+    assert post(learn_server, "/learn/cancel", b"")[0] == 409
+    assert list(styles.user_styles()) == ["my-sunset"]
+
+
+def test_the_page_learns_a_dropped_painting_and_runs_it_live(learn_server, tmp_path):
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if chromium is None:
+        pytest.skip("no Chromium binary on PATH (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    learn_server.jobs.template.steps = 20
+    camera = write_y4m(tmp_path / "camera.y4m", moving(120, 160, 30, seed=3), fps=15)
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(serve.url_of(learn_server))
+            assert page.is_visible("#painting")
+            page.evaluate("""b64 => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], 'Dropped Painting.png', { type: 'image/png' }));
+                document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
+            }""", base64.b64encode(png_bytes(90, 120, 5)).decode())
+            page.wait_for_function("() => document.getElementById('learn-status').textContent"
+                                   ".includes('Learning dropped-painting')", timeout=30000)
+            assert "runs slower" in page.text_content("#learn-status")  # the page says so
+            page.wait_for_selector("#styles button[data-id=dropped-painting][aria-pressed=true]", timeout=120000)
+            page.wait_for_function("() => { const o = document.getElementById('output');"
+                                   " return o.dataset.style === 'dropped-painting' && Number(o.dataset.frames) >= 3; }",
+                                   timeout=30000)
+            assert "Learned dropped-painting" in page.text_content("#notice")
+            assert page.is_hidden("#learning")
+        finally:
+            browser.close()
+    assert problems == []
+    assert list(styles.user_styles()) == ["dropped-painting"]

@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Apply a style model to an image, a folder of images, a video file, "
                                    "or a live camera/stream.")
     which = s.add_mutually_exclusive_group()
-    which.add_argument("--model", help="a model file (.pth or .onnx), or a built-in style's name")
-    which.add_argument("--style", help="a built-in style (rtstyle styles lists them; default: the first)")
+    which.add_argument("--model", help="a model file (.pth or .onnx), or a style's name")
+    which.add_argument("--style", help="a built-in style or your own (rtstyle styles lists them; default: swirl)")
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", help="an image, a folder of images, or a video file")
     src.add_argument("--webcam", nargs="?", const="0", default=None, metavar="SOURCE",
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                    help="webcam: show a live window (default: when a display exists)")
     s.add_argument("--max-frames", type=_positive_int, default=None, help="webcam: stop after N frames")
+    s.add_argument("--virtual-camera", nargs="?", const="", default=None, metavar="DEVICE",
+                   help="webcam: send the stylized frames to a virtual camera for video calls and streams "
+                        "(v4l2loopback on Linux, OBS's on Windows and macOS; DEVICE picks one, default the first "
+                        "free); needs pip install 'rtstyle[live]'")
+    s.add_argument("--snapshot-dir", default=None, metavar="DIR",
+                   help="webcam: where the s key saves snapshots (default: the current folder)")
     s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
                    help="video and webcam: remove flicker by blending each frame with the previous output "
                         "warped by optical flow (default: on for video and webcam)")
@@ -224,14 +230,39 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--video-image-size", type=_positive_int, default=480, help="--image-size for --video")
     b.add_argument("--json", action="store_true", help="print all results as JSON")
 
-    st = sub.add_parser("styles", help="list the built-in styles")
+    ln = sub.add_parser("learn", help="turn a painting into a real-time style of your own, in minutes",
+                        description="Train an edge style from any picture within a time budget (default: 10 "
+                                    "minutes, on a laptop CPU) and install it as your own style: every command "
+                                    "then takes it by name. Needs the VGG16 weights, as training does.")
+    ln.add_argument("painting", help="the picture to learn (JPEG, PNG, ...)")
+    ln.add_argument("--name", default=None,
+                    help="the style's name (default: from the file name); a built-in's name is refused")
+    ln.add_argument("--minutes", type=_number(0.01), default=10.0,
+                    help="wall-time budget of the whole command, export included (default: 10)")
+    ln.add_argument("--steps", type=_positive_int, default=None,
+                    help="train exactly this many steps instead of planning by the clock")
+    ln.add_argument("--content-dir", default=None,
+                    help="photos to learn on (default: the 41 photos shipped with rtstyle)")
+    ln.add_argument("--vgg-weights", default=None, metavar="PATH",
+                    help="local VGG16 weights instead of the torch.hub download (as for train)")
+    _add_device(ln)
+    ln.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                    help="as for train (default: auto, bf16 where the CPU or GPU has it)")
+    ln.add_argument("--image-size", type=_positive_int, default=256, help="training crop size (default: 256)")
+    ln.add_argument("--batch-size", type=_positive_int, default=4, help="images per step (default: 4)")
+    ln.add_argument("--replace", action="store_true", help="replace your own style of the same name")
+    ln.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    _add_progress(ln)
+
+    st = sub.add_parser("styles", help="list the built-in styles and your own")
+    st.add_argument("--remove", metavar="NAME", default=None, help="delete one of your own styles")
     st.add_argument("--json", action="store_true", help="print JSON")
 
-    sh = sub.add_parser("sheet", help="render a photo in every built-in style, names underneath")
+    sh = sub.add_parser("sheet", help="render a photo in every style (yours included), names underneath")
     sh.add_argument("--input", required=True, help="a photo")
     sh.add_argument("--output", required=True, help="the sheet: .png, .jpg or .webp")
     sh.add_argument("--model", action="append", default=None, metavar="M",
-                    help="a model file or built-in style name; repeat for several (default: every built-in style)")
+                    help="a model file or style name; repeat for several (default: every style, yours included)")
     sh.add_argument("--image-size", type=_positive_int, default=256,
                     help="shorter side of each tile in pixels (default: 256)")
     sh.add_argument("--columns", type=_positive_int, default=None, help="tiles per row (default: about square)")
@@ -294,12 +325,24 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     output = Path(args.output) if args.output else None
     stabilizer = _stabilizer(args)
     if args.webcam is not None:
+        from .live import StyleChoice
+        from .styles import all_styles
+
         stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                                  strength=args.strength, preserve_color=args.preserve_color)
         source: str | int = int(args.webcam) if args.webcam.isdigit() else args.webcam
-        return _with_temporal(pipeline.stylize_stream(stylizer, source, output, show=args.show,
-                                                      max_frames=args.max_frames, progress=_progress(args),
-                                                      postprocess=stabilizer), stabilizer)
+        # what n / p cycle through: the built-ins, your styles, and the --model file
+        choices = [StyleChoice(key, s.file_for(args.device)) for key, s in all_styles().items()]
+        current = next((i for i, c in enumerate(choices) if c.path == model), None)
+        if current is None:
+            choices.append(StyleChoice(model.stem, model))
+            current = len(choices) - 1
+        return _with_temporal(pipeline.stylize_stream(
+            stylizer, source, output, show=args.show, max_frames=args.max_frames, progress=_progress(args),
+            postprocess=stabilizer, virtual_camera=args.virtual_camera, styles=choices, current=current,
+            snapshot_dir=Path(args.snapshot_dir) if args.snapshot_dir else None), stabilizer)
+    if args.virtual_camera is not None:
+        raise RtStyleError("--virtual-camera needs --webcam SOURCE")
     src = Path(args.input)
     kind = input_kind(src)  # checks the input before the model is loaded
     output = output or pipeline.default_output(src, kind)
@@ -407,10 +450,10 @@ def cmd_sheet(args: argparse.Namespace) -> dict[str, Any]:
     from .media import IMAGE_EXTS, read_image, write_image
     from .pipeline import check_output_ext
     from .sheet import make_sheet
-    from .styles import builtin_styles, resolve_model
+    from .styles import all_styles, resolve_model
 
     check_output_ext(Path(args.output), IMAGE_EXTS, "an image file")
-    names = args.model or list(builtin_styles())
+    names = args.model or list(all_styles())
     if not names:
         raise RtStyleError("no built-in styles are installed: pass --model FILE")
     models = [(Path(n).stem if Path(n).suffix else n, resolve_model(n, device=args.device)) for n in names]
@@ -421,28 +464,56 @@ def cmd_sheet(args: argparse.Namespace) -> dict[str, Any]:
             "width": sheet.shape[1], "height": sheet.shape[0]}
 
 
+def cmd_learn(args: argparse.Namespace) -> dict[str, Any]:
+    import time
+
+    started = time.monotonic()
+    from .learn import LearnConfig, learn
+
+    return learn(_config(LearnConfig, args), started=started)
+
+
 def cmd_styles(args: argparse.Namespace) -> dict[str, Any]:
     from .checkpoint import load_model
-    from .styles import builtin_styles, default_style
+    from .styles import all_styles, default_style, remove_user_style, user_styles_dir
 
+    removed = getattr(args, "remove", None)
+    if removed:
+        remove_user_style(removed)
     rows = []
-    for s in builtin_styles().values():
+    for key, s in all_styles().items():
         _, meta = load_model(s.path)
-        row = {"name": s.name, "preset": meta["arch"]["name"], "bytes": s.path.stat().st_size,
+        row = {"name": key, "user": s.user, "preset": meta["arch"]["name"], "bytes": s.path.stat().st_size,
                "teacher": s.teacher or None, "painting": s.painting or None, "credit": s.credit,
                "description": s.description, "fidelity": meta.get("fidelity")}
-        if s.painting:
+        if s.painting and not s.user:
             row["painting_fidelity"] = meta.get("painting_fidelity")
+        if s.user:
+            row["path"] = str(s.path)
+            row["learned"] = {k: s.extra.get(k) for k in ("learned", "steps", "train_s", "precision")}
+            if key != s.name:
+                row["shadowed_by_builtin"] = True
         rows.append(row)
-    return {"default": default_style(), "styles": rows}
+    return {"default": default_style(), "styles": rows, "user_styles_dir": str(user_styles_dir()),
+            "removed": removed}
 
 
 def _print_styles(r: dict[str, Any]) -> None:
     from .painting import describe_painting_fidelity
 
+    if r.get("removed"):
+        print(f"removed your style {r['removed']}")
     if not r["styles"]:
         print("no built-in styles are installed")
     for s in r["styles"]:
+        if s.get("user"):
+            learned = s["learned"]
+            when = (learned.get("learned") or "")[:10]
+            note = " (a built-in now has this name: select yours as " + s["name"] + ")" \
+                if s.get("shadowed_by_builtin") else ""
+            print(f"{s['name']} (your style{note}): {s['preset']}, {s['bytes'] / 1e3:.0f} kB, {s['credit']}, "
+                  f"{learned.get('steps')} steps, {when}")
+            continue
         mark = " (default)" if s["name"] == r["default"] else ""
         origin = f"painting {s['painting']}" if s.get("painting") else f"teacher {s['teacher']}"
         print(f"{s['name']}{mark}: {s['preset']}, {s['bytes'] / 1e3:.0f} kB, {origin}; {s['credit']}")
@@ -521,7 +592,7 @@ def _print_info(info: dict[str, Any]) -> None:
 
 
 COMMANDS = {"train": cmd_train, "distill": cmd_distill, "stylize": cmd_stylize, "export": cmd_export,
-            "bench": cmd_bench, "styles": cmd_styles, "sheet": cmd_sheet, "serve": serve.cmd_serve,
+            "bench": cmd_bench, "learn": cmd_learn, "styles": cmd_styles, "sheet": cmd_sheet, "serve": serve.cmd_serve,
             "eval-temporal": cmd_eval_temporal, "vgg-import": cmd_vgg_import, "info": cmd_info}
 
 
@@ -555,6 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "sheet":
         print(f"wrote {result['output']} ({result['width']}x{result['height']}, {len(result['styles'])} styles)",
               file=sys.stderr)
+    elif args.command == "learn":
+        print(f"learned {result['name']} in {result['wall_s'] / 60:.1f} min ({result['steps']} steps): "
+              f"rtstyle stylize --style {result['name']} ...", file=sys.stderr)
     elif args.command == "stylize":
         print(f"wrote {result['output']}" if result.get("output") else f"{result['frames']} frames", file=sys.stderr)
     return 0

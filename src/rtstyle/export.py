@@ -36,7 +36,7 @@ def _need(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise RtStyleError(f"ONNX export needs the '{module}' package: pip install 'rtstyle[export]'") from None
+        raise RtStyleError(f"ONNX export needs the '{module}' package: pip install onnx") from None
 
 
 class _Exportable(nn.Module):

@@ -142,51 +142,93 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
 
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
                    show: bool | None = None, max_frames: int | None = None, progress: bool = True,
-                   postprocess: FrameFilter | None = None) -> dict[str, Any]:
+                   postprocess: FrameFilter | None = None, virtual_camera: str | None = None,
+                   styles: list | None = None, current: int = 0, snapshot_dir: Path | None = None,
+                   keys: Callable[[], list[str]] | None = None,
+                   say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Stylize a live camera or stream: show it in a window (with FPS) where a display
-    exists, and/or record it to ``output``. ``q`` or Esc in the window quits, Ctrl-C too.
-    ``postprocess``: as for :func:`stylize_video`."""
+    exists, record it to ``output``, and/or send it to a virtual camera (``virtual_camera``:
+    a device name, or ``""`` for the first free one). ``postprocess``: as for
+    :func:`stylize_video` (the temporal stabilizer).
+
+    The live keys (:mod:`rtstyle.live`) act in the window, else in the terminal (or come
+    from ``keys()``, called once a frame): ``styles`` (:class:`~rtstyle.live.StyleChoice`
+    list; ``current`` is ``stylizer``'s) is what n / p cycle through. q, Esc or Ctrl-C quit.
+    From a file every frame is processed; from a live camera stale frames are dropped
+    (counted, and shown beside the FPS)."""
+    from .live import HELP, LiveSession, TerminalKeys, latest_frames
+    from .media.virtualcam import VirtualCamera
+
     if show is None:
         show = display_available()
     if show and not display_available():
         raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
-    if not show and output is None:
+    if not show and output is None and virtual_camera is None:
         raise RtStyleError("no display to show the webcam window on; pass --output FILE to record instead")
     if output is not None:
         check_output_ext(output, VIDEO_OUTPUT_EXTS, "a video file")
-    frames, fps = 0, 0.0
+    say = say or (lambda text: tqdm.write(f"rtstyle: {text}", file=sys.stderr))
+
+    def load(path: Path) -> Stylizer:
+        return Stylizer.load(path, device=stylizer.device, image_size=stylizer.image_size,
+                             preserve_color=stylizer.preserve_color)
+
+    frames, dropped_total, fps, drop_rate = 0, 0, 0.0, 0.0
+    vcam: VirtualCamera | None = None
     t0 = last = time.perf_counter()
     with Camera(source) as camera, \
-            (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer:
-        window = Window("rtstyle - q to quit") if show else None
+            (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \
+            TerminalKeys() as terminal:
+        window = Window("rtstyle - h for keys, q to quit") if show else None
+        session = LiveSession(stylizer, list(styles or []), current, load, postprocess, snapshot_dir, say)
+        key_source = keys or (window.keys if window is not None else terminal.keys)
+        say(HELP)
         bar = _bar(progress and not show, unit="frame", desc="stylizing")
         try:
-            for frame in camera:
-                if postprocess is not None:
-                    frame = resize_shorter(frame, stylizer.image_size, multiple=2)  # what the network sees
-                out = stylizer.stylize_frame(frame, multiple=2)
-                if postprocess is not None:
+            for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
+                session.poll()
+                frame = resize_shorter(frame, session.stylizer.image_size, multiple=2)  # what the network sees
+                out = session.stylizer.stylize_frame(frame, multiple=2)
+                if postprocess is not None and session.stabilize:
                     out = postprocess(frame, out)
+                session.last = out
                 now = time.perf_counter()
                 inst = 1.0 / max(now - last, 1e-6)
                 fps = inst if frames == 0 else 0.9 * fps + 0.1 * inst  # smoothed for display
+                drop_rate = 0.9 * drop_rate + 0.1 * dropped / (dropped + 1)
                 last = now
                 frames += 1
+                dropped_total += dropped
                 if writer is not None:
                     writer.write(out)
-                if window is not None and not window.show(draw_fps(out, fps)):
+                if virtual_camera is not None:
+                    if vcam is None:
+                        vcam = VirtualCamera(out.shape[1], out.shape[0], camera.fps, virtual_camera or None)
+                        say(f"sending to the virtual camera {vcam.device} ({out.shape[1]}x{out.shape[0]}, "
+                            f"{camera.fps:g} fps)")
+                    vcam.send(out)
+                shown = draw_fps(out, fps, drop_rate) if session.overlay else out
+                if window is not None and not window.show(shown):
                     break
+                for key in key_source():
+                    session.handle(key)
                 bar.update(1)
-                if max_frames and frames >= max_frames:
+                if session.quit or (max_frames and frames >= max_frames):
                     break
         except KeyboardInterrupt:
             pass  # Ctrl-C ends a live session normally: the recording is finished below
         finally:
             bar.close()
+            session.close()
             if window is not None:
                 window.close()
+            if vcam is not None:
+                vcam.close()
         if frames == 0:
             raise RtStyleError(f"no frames could be read from {source}")
     seconds = time.perf_counter() - t0
     return {"input": str(source), "output": str(output) if output else None, "kind": "stream", "frames": frames,
-            "seconds": round(seconds, 3), "throughput_fps": round(frames / max(seconds, 1e-9), 2)}
+            "dropped": dropped_total, "seconds": round(seconds, 3),
+            "throughput_fps": round(frames / max(seconds, 1e-9), 2),
+            "virtual_camera": vcam.device if vcam is not None else None, "style": session.label or None,
+            "snapshots": [str(p) for p in session.snapshots]}

@@ -402,6 +402,16 @@ class Trainer:
         values = torch.stack(list(totals.values())).tolist()  # one device sync for all of them
         return dict(zip(totals, values, strict=True))
 
+    def interrupted(self) -> None:
+        """Ctrl-C or SIGTERM stopped the loop after a whole step: checkpoint, then raise."""
+        path = self._checkpoint()
+        self._say(f"interrupted at step {self.step}: checkpoint written to {path} (continue with --resume {path})")
+        raise KeyboardInterrupt
+
+    def after_step(self) -> None:
+        """Called after each optimizer step (``self.step`` counted): a subclass may change
+        ``total_steps`` here (the loop ends when ``step`` reaches it) or raise to abort."""
+
     def current_lr(self) -> float:
         """The learning rate of the next step: constant, or a cosine from lr down to lr/100
         over total_steps (a function of the step alone, so a resumed run follows the same curve)."""
@@ -476,9 +486,12 @@ class Trainer:
                         raise RtStyleError(f"training diverged at step {self.step} (loss is {losses['total']}); "
                                            "try a lower --lr")
                     self.step += 1
+                    self.after_step()
                     seen += sum(b.shape[0] for b in pending) * self.dist.world_size
                     pending = []
                     ips = seen / max(time.perf_counter() - t0, 1e-9)
+                    if bar.total != self.total_steps:  # a run on a clock re-plans its length (rtstyle learn)
+                        bar.total = self.total_steps
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k != "total"},
                                     img_s=f"{ips:.1f}", refresh=False)
@@ -497,10 +510,7 @@ class Trainer:
                         break
         if stopping:
             bar.close()
-            path = self._checkpoint()
-            self._say(f"interrupted at step {self.step}: checkpoint written to {path} "
-                      f"(continue with --resume {path})")
-            raise KeyboardInterrupt
+            self.interrupted()
         bar.close()
         self.skipped = self._gather_skipped()
         if self.skipped:

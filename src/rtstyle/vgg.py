@@ -192,7 +192,7 @@ def read_keras_onnx(path: Path) -> dict[str, tuple]:
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise RtStyleError("reading an ONNX file needs onnx: pip install 'rtstyle[export]'") from None
+        raise RtStyleError("reading an ONNX file needs onnx: pip install onnx") from None
     try:
         model = onnx.load(str(path))
     except Exception as e:

@@ -65,8 +65,8 @@ async function selectStyle(model) {
   }
 }
 
-function showStyles() {
-  for (const model of models) {
+function showStyles(list = models) {
+  for (const model of list) {
     const button = document.createElement('button');
     button.type = 'button';
     button.dataset.id = model.id;
@@ -254,6 +254,63 @@ async function run() {
   }
 }
 
+// ---------------------------------------------------------------- learning a style (rtstyle learn)
+
+// The server trains one style at a time (POST learn: the picture as the body); this polls
+// GET learn for its progress, and once the style is installed, adds and selects it.
+const minutes = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.max(1, Math.round(s))} s`);
+let polling = null;
+
+function showLearning(job) {
+  const box = $('learning'), text = $('learn-status'), bar = $('learn-progress');
+  box.hidden = !['running', 'failed', 'cancelled'].includes(job.state);
+  $('learn-cancel').hidden = job.state !== 'running';
+  if (job.state === 'running') {
+    if (job.step && job.total) Object.assign(bar, { max: job.total, value: job.step });
+    else bar.removeAttribute('value'); // preparing: an indeterminate bar
+    const left = job.remaining_s !== undefined ? `, about ${minutes(job.remaining_s)} left` : '';
+    const step = job.step ? `step ${job.step} of about ${job.total}` : job.stage || 'starting';
+    text.textContent = `Learning ${job.name}: ${step}${left}. The live view runs slower while this computer trains.`;
+  } else if (job.state === 'failed') {
+    text.textContent = `Could not learn ${job.name || 'the picture'}: ${job.message}`;
+  } else if (job.state === 'cancelled') {
+    text.textContent = `Learning ${job.name || ''} cancelled.`;
+  }
+}
+
+async function pollLearning() {
+  const job = await (await fetch('learn')).json();
+  showLearning(job);
+  if (job.state === 'running') {
+    polling = setTimeout(pollLearning, 1000);
+    return;
+  }
+  polling = null;
+  if (job.state === 'done') {
+    const all = (await (await fetch('models.json')).json()).models;
+    const fresh = all.filter((m) => !models.some((o) => o.id === m.id));
+    models.push(...fresh);
+    showStyles(fresh);
+    const learned = fresh.find((m) => m.label === job.name) || fresh[0];
+    if (learned) selectStyle(learned);
+    notice(`Learned ${job.name} in ${minutes(job.wall_s)}.`);
+  }
+}
+
+async function learn(file) {
+  const response = await fetch(`learn?filename=${encodeURIComponent(file.name)}`, {
+    method: 'POST', body: file, headers: { 'Content-Type': file.type || 'application/octet-stream' },
+  });
+  const job = await response.json().catch(() => ({ message: `${response.status} ${response.statusText}` }));
+  if (!response.ok) {
+    notice(`Cannot learn ${file.name}: ${job.message}`);
+    return;
+  }
+  notice('');
+  showLearning(job);
+  if (!polling) pollLearning();
+}
+
 // ---------------------------------------------------------------- controls
 
 function snapshot() {
@@ -276,11 +333,18 @@ document.addEventListener('dragleave', () => document.body.classList.remove('dro
 document.addEventListener('drop', (e) => {
   e.preventDefault();
   document.body.classList.remove('dropping');
-  if (e.dataTransfer.files.length) playFile(e.dataTransfer.files[0]);
+  const file = e.dataTransfer.files[0];
+  if (file) (file.type.startsWith('image/') ? learn(file) : playFile(file));
 });
+$('painting').addEventListener('change', (e) => e.target.files[0] && learn(e.target.files[0]));
+$('learn-cancel').addEventListener('click', () => fetch('learn/cancel', { method: 'POST' }));
 
 models = (await (await fetch('models.json')).json()).models;
 showStyles();
 if (models.length) selectStyle(models[0]);
 startCamera();
 run();
+fetch('learn').then((r) => r.json()).then((job) => {
+  if (job.state === 'disabled') $('painting').parentElement.hidden = true; // serve --no-learn
+  else if (job.state === 'running') pollLearning();
+});

@@ -1,0 +1,25 @@
+"""Media in and out: images, video files (PyAV, audio kept), cameras and a preview window.
+
+One module a part: :mod:`.images`, :mod:`.decode` (video in), :mod:`.encode` (video
+out), :mod:`.audio` (a source's audio carried over), :mod:`.camera`, :mod:`.window`;
+:mod:`.base` holds what they share. Everything public is importable from here.
+
+Frames are HxWx3 ``uint8`` RGB numpy arrays everywhere. Bad input (a missing, empty,
+truncated or foreign file, an unwritable output, a camera that will not open) raises
+:class:`~rtstyle.errors.RtStyleError` with a one-line message naming the path; misuse by
+a programmer (a frame of the wrong shape, ``size <= 0``) raises ``ValueError``.
+
+This package stays light on purpose: numpy, Pillow, OpenCV and PyAV, never torch.
+Outputs are atomic (see :mod:`rtstyle.fileio`): nothing half-written is left behind.
+"""
+
+from .base import IMAGE_EXTS, VIDEO_EXTS, VIDEO_OUTPUT_EXTS, PathLike
+from .camera import Camera
+from .decode import VideoReader
+from .encode import VideoWriter
+from .images import input_kind, list_images, read_image, resize_shorter, write_image
+from .window import Window, display_available, draw_fps
+
+__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike", "Camera", "VideoReader", "VideoWriter",
+           "Window", "display_available", "draw_fps", "input_kind", "list_images", "read_image", "resize_shorter",
+           "write_image"]

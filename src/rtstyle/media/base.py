@@ -1,0 +1,55 @@
+"""What every media module shares: the file kinds, and checks that turn bad input into
+one-line errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import RtStyleError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+#: Video files that can be read (anything FFmpeg demuxes; GIFs count as videos).
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif",
+              ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
+#: Video files that :class:`~rtstyle.media.VideoWriter` can write (a subset of ``VIDEO_EXTS``).
+VIDEO_OUTPUT_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif"}
+
+PathLike = str | os.PathLike
+
+
+def _input_file(path: PathLike, what: str) -> Path:
+    """``path`` as a Path when it names a non-empty regular file, else a user error."""
+    path = Path(path)
+    if not path.exists():
+        raise RtStyleError(f"no such {what} file: {path}")
+    if not path.is_file():
+        raise RtStyleError(f"{path} is not a file")
+    if path.stat().st_size == 0:
+        raise RtStyleError(f"{what} file {path} is empty")
+    return path
+
+
+def _check_frame(frame: np.ndarray) -> np.ndarray:
+    """A C-contiguous HxWx3 uint8 array, or ValueError (a programming error, not bad input)."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        desc = f"shape {frame.shape} dtype {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"expected an HxWx3 uint8 RGB frame, got {desc}")
+    return np.ascontiguousarray(frame)
+
+
+def _reason(e: BaseException) -> str:
+    """The useful part of an exception, for a one-line message."""
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return " ".join(text.split())
+
+
+def _encoder_available(name: str) -> bool:
+    try:
+        av.Codec(name, "w")
+        return True
+    except Exception:
+        return False

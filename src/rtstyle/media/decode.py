@@ -1,0 +1,105 @@
+"""Video files in: PyAV decoding to RGB frames, display rotation applied."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from ..errors import RtStyleError
+from .base import PathLike, _input_file, _reason
+
+
+def _rotate(frame: np.ndarray, degrees: float) -> np.ndarray:
+    """Apply a display rotation: ``degrees`` counter-clockwise, as PyAV's
+    ``VideoFrame.rotation`` reports it (a phone's "rotate=90" tag reads as -90)."""
+    k = round(degrees / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
+
+
+class VideoReader:
+    """Decode a video file to RGB frames, display rotation applied.
+
+    Attributes: ``path``, ``width`` and ``height`` (as displayed, after rotation), ``fps``
+    (a Fraction: the stream's average rate), ``frame_count`` (from the header or estimated
+    from the duration; 0 when unknown), ``has_audio``. Iterate once::
+
+        with VideoReader("clip.mp4") as reader:
+            for frame in reader: ...
+    """
+
+    def __init__(self, path: PathLike):
+        self.path = _input_file(path, "video")
+        try:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+            raise RtStyleError(f"cannot read video {self.path}: not a video file, or damaged ({_reason(e)})") from None
+        try:
+            if not self._container.streams.video:
+                raise RtStyleError(f"{self.path} has no video stream")
+            self._check_complete()
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            self._stream = stream
+            self.has_audio = bool(self._container.streams.audio)
+            self.fps = next((r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate)
+                             if r and 0 < r < 1000), Fraction(30))
+            # Decode the first frame now: it proves the file decodes and tells the
+            # rotation, hence the displayed size.
+            self._frames = self._decode()
+            first = next(self._frames, None)
+            if first is None:
+                raise RtStyleError(f"{self.path} contains no video frames")
+            self._first: np.ndarray | None = first
+            self.height, self.width = first.shape[:2]
+            self.frame_count = self._count_frames()
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _check_complete(self) -> None:
+        """Catch a file cut short (an interrupted copy or download) whose header survived:
+        where the container has an index (MP4, MOV), its last packets must lie in the file.
+        FFmpeg itself would just stop early, without an error."""
+        size = self.path.stat().st_size
+        for stream in self._container.streams:
+            entries = stream.index_entries
+            if len(entries) and entries[-1].pos + entries[-1].size > size:
+                raise RtStyleError(f"video {self.path} is truncated (an incomplete copy or download?)")
+
+    def _count_frames(self) -> int:
+        stream = self._stream
+        if stream.frames:
+            return int(stream.frames)
+        if stream.duration and stream.time_base:
+            seconds = float(stream.duration * stream.time_base)
+        elif self._container.duration:
+            seconds = self._container.duration / av.time_base
+        else:
+            return 0
+        return max(0, round(seconds * float(self.fps)))
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        try:
+            for frame in self._container.decode(self._stream):
+                yield _rotate(frame.to_ndarray(format="rgb24"), frame.rotation)
+        except av.FFmpegError as e:
+            raise RtStyleError(f"cannot decode video {self.path}: {_reason(e)}") from None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        yield from self._frames
+
+    def close(self) -> None:
+        self._frames.close()
+        self._container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,251 @@
+"""Video files out: PyAV encoding by extension (H.264, VP9, MPEG-4, GIF), audio kept,
+written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..errors import RtStyleError
+from ..fileio import atomic_output
+from .audio import _AudioTrack
+from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
+
+
+@dataclass(frozen=True)
+class _OutputFormat:
+    muxer: str
+    video_codec: str
+    audio_copy: frozenset[str] | None  # audio codecs kept as they are; None: any the muxer takes
+    audio_codec: str | None            # what other audio is encoded to; None: audio is dropped
+    options: tuple[tuple[str, str], ...] = ()
+
+
+_MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
+_FASTSTART = (("movflags", "+faststart"),)  # index first: plays while downloading
+_OUTPUT_FORMATS = {
+    ".mp4": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
+    ".m4v": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
+    ".mov": _OutputFormat("mov", "libx264", _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"},
+                          "aac", _FASTSTART),
+    ".mkv": _OutputFormat("matroska", "libx264", None, "aac"),
+    ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus"),
+    ".avi": _OutputFormat("avi", "mpeg4", frozenset({"mp3", "ac3", "pcm_s16le", "pcm_u8"}), "libmp3lame"),
+    ".gif": _OutputFormat("gif", "gif", frozenset(), None),
+}
+
+
+def _frame_rate(fps: float | Fraction) -> Fraction:
+    """``fps`` as an exact Fraction: floats are read as the nearest rate with a
+    denominator up to 1001 (29.97002997 -> 30000/1001); the frame duration 1/fps is kept
+    to a denominator of at most 65535, which every encoder's time base accepts."""
+    rate = Fraction(fps) if isinstance(fps, (int, Fraction)) else Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return 1 / (1 / rate).limit_denominator(65535)
+
+
+# Encoders that write the colour space into the bitstream, where players find it.
+_TAGS_COLOR = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+
+
+def _video_options(codec: str, crf: int) -> dict[str, str]:
+    """Encoder settings: ``crf`` is x264's quality scale (0-51, lower is better),
+    mapped onto the other encoders' own scales."""
+    if codec in ("libx264", "libx265"):
+        return {"crf": str(crf), "preset": "fast"}
+    if codec == "libvpx-vp9":  # VP9's 0-63 scale: x264's 18 ~ VP9's 31
+        return {"crf": str(min(63, crf + 13)), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+    if codec == "mpeg4":  # constant quantiser: 18 -> 3, 23 -> 4
+        return {"flags": "+qscale", "global_quality": str(max(1, min(31, round(crf / 6))) * 118)}
+    return {}
+
+
+def _gif_frame(frame: np.ndarray) -> av.VideoFrame:
+    """A palettised frame (its own 256-colour palette, dithered) for the GIF encoder."""
+    img = Image.fromarray(frame).quantize(256, dither=Image.Dither.FLOYDSTEINBERG)
+    rgb = np.zeros((256, 3), np.uint8)
+    pal = np.frombuffer(bytes(img.getpalette()), np.uint8).reshape(-1, 3)[:256]
+    rgb[: len(pal)] = pal
+    argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+    return av.VideoFrame.from_ndarray((np.asarray(img), argb), format="pal8")
+
+
+class VideoWriter:
+    """Encode RGB frames to a video file; the format follows the extension:
+
+    - ``.mp4 .m4v .mov``: H.264 (yuv420p, CRF); audio in aac, mp3, ac3, eac3, opus, alac
+      or flac (and PCM in .mov) is copied, anything else becomes AAC.
+    - ``.mkv``: H.264; audio is copied whenever Matroska takes it, else AAC.
+    - ``.webm``: VP9; opus or vorbis audio copied, else Opus.
+    - ``.avi``: MPEG-4 part 2; mp3, ac3 or PCM audio copied, else MP3.
+    - ``.gif``: a 256-colour palette per frame; no audio. Frame delays are whole
+      hundredths of a second, so the rate is approximate.
+
+    ``fps``: the frame rate (int, float or Fraction); frame *n* gets timestamp *n/fps*,
+    so the output has exactly the frames written, at exactly that average rate.
+    ``audio_from``: a media file whose first audio track is carried over whole, in sync
+    with the first frame of its video (nothing is added when it has no audio).
+    ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
+    ``codec``: another video encoder (e.g. ``"libx265"``).
+
+    The size is the first frame's; later frames of another size are resized to it.
+    Except for GIF, an odd width or height is padded to even (the last row/column
+    repeated), as 4:2:0 video requires: pass even-sized frames to avoid that
+    (``resize_shorter(frame, size, multiple=2)``).
+
+    Atomic: the file is written beside ``path`` under a temporary name and renamed by
+    :meth:`close` (or a clean exit from the ``with`` block); an exception in the block,
+    or :meth:`abort`, deletes it. An unwritable ``path`` fails at construction.
+    """
+
+    def __init__(self, path: PathLike, fps: float | Fraction, audio_from: PathLike | None = None,
+                 crf: int = 18, codec: str | None = None):
+        self.path = Path(path)
+        fmt = _OUTPUT_FORMATS.get(self.path.suffix.lower())
+        if fmt is None:
+            raise RtStyleError(f"cannot write {self.path}: unsupported video format "
+                               f"(use one of {', '.join(sorted(VIDEO_OUTPUT_EXTS))})")
+        self.fps = _frame_rate(fps)
+        self.codec = codec or fmt.video_codec
+        if not _encoder_available(self.codec):
+            raise RtStyleError(f"cannot write {self.path}: this PyAV build has no {self.codec} encoder")
+        self.crf = crf
+        self.frames = 0
+        self._fmt = fmt
+        self._container: av.container.OutputContainer | None = None
+        self._stream = None
+        self._size: tuple[int, int] | None = None  # (height, width) of the frames given
+        self._audio = _AudioTrack(audio_from) if audio_from is not None else None
+        try:
+            self._output = atomic_output(self.path)  # fails now, not after the work, if unwritable
+            self._tmp = self._output.__enter__()
+        except BaseException:
+            self._close_audio()
+            raise
+        self._done = False
+
+    # -- writing
+    def _open(self, height: int, width: int) -> None:
+        fmt = self._fmt
+        self._container = av.open(str(self._tmp), mode="w", format=fmt.muxer, container_options=dict(fmt.options))
+        try:
+            stream = self._container.add_stream(self.codec, rate=self.fps,
+                                                options=_video_options(self.codec, self.crf))
+        except ValueError as e:  # the container does not take this codec
+            raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
+        if self.codec == "gif":
+            stream.pix_fmt = "pal8"
+        else:
+            formats = [f.name for f in (stream.codec_context.codec.video_formats or ())]
+            stream.pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
+            height, width = height + height % 2, width + width % 2
+            if self.codec in _TAGS_COLOR:  # BT.709, limited range, and say so in the stream
+                cc = stream.codec_context
+                cc.colorspace = cc.color_primaries = cc.color_trc = 1
+                cc.color_range = 1
+        stream.width, stream.height = width, height
+        stream.codec_context.time_base = 1 / self.fps  # frame n at pts n
+        self._stream = stream
+        if self._audio is not None:
+            self._audio.attach(self._container, fmt)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one HxWx3 uint8 RGB frame."""
+        if self._done:
+            raise ValueError("write() on a closed VideoWriter")
+        frame = _check_frame(frame)
+        try:
+            if self._size is None:
+                self._size = frame.shape[:2]
+                self._open(*self._size)
+            elif frame.shape[:2] != self._size:
+                frame = cv2.resize(frame, self._size[::-1], interpolation=cv2.INTER_AREA)
+            self._container.mux(self._stream.encode(self._to_video_frame(frame)))
+            self.frames += 1
+            if self._audio is not None:
+                self._audio.mux_until(self._container, self.frames / self.fps)
+        except (av.FFmpegError, OSError) as e:  # the file is unusable now
+            self.abort()
+            raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
+        except RtStyleError:
+            self.abort()
+            raise
+
+    def _to_video_frame(self, frame: np.ndarray) -> av.VideoFrame:
+        if self.codec == "gif":
+            vf = _gif_frame(frame)
+        else:
+            h, w = frame.shape[:2]
+            if h % 2 or w % 2:
+                frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            # Untagged video is read back as BT.601 (FFmpeg's default), so encode it that way.
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                format=self._stream.pix_fmt, dst_colorspace="ITU709" if self.codec in _TAGS_COLOR else "ITU601",
+                dst_color_range="MPEG")
+        vf.pts = self.frames
+        vf.time_base = 1 / self.fps
+        return vf
+
+    # -- finishing
+    def close(self) -> None:
+        """Finish the file (flush encoders, the rest of the audio) and move it into place."""
+        if self._done:
+            return
+        if self._container is None:
+            self.abort()
+            raise RtStyleError(f"nothing written to {self.path}: no frames")
+        try:
+            self._container.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.mux_until(self._container, None)
+            self._container.close()
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, (av.FFmpegError, OSError)):
+                raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
+            raise
+        self._done = True
+        self._close_audio()
+        self._output.__exit__(None, None, None)  # rename into place
+
+    def abort(self) -> None:
+        """Stop and delete the temporary file; nothing appears at ``path``."""
+        if self._done:
+            return
+        self._done = True
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+        self._close_audio()
+        # atomic_output deletes its temporary file when its block raises: tell it so.
+        self._output.__exit__(_Aborted, _Aborted(), None)
+
+    def _close_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self):  # a writer dropped without close() leaves no temporary file
+        if not getattr(self, "_done", True):
+            with contextlib.suppress(Exception):
+                self.abort()
+
+
+class _Aborted(Exception):
+    """Thrown into an atomic output to discard it."""

@@ -1,0 +1,134 @@
+"""Image files in and out (Pillow), folders of them, and resizing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import RtStyleError
+from ..fileio import atomic_output
+from .base import IMAGE_EXTS, VIDEO_EXTS, PathLike, _check_frame, _input_file, _reason
+
+# Extension -> (Pillow format, save options).
+_IMAGE_WRITERS: dict[str, tuple[str, dict]] = {
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".png": ("PNG", {}),
+    ".bmp": ("BMP", {}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+}
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode as HxWx3 uint8 RGB. Transparency is composited over white;
+    16/32-bit and float images are scaled down to 8 bits, not clipped."""
+    if img.mode == "RGB":
+        return np.asarray(img)
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        a = np.asarray(img).astype(np.float64)
+        if img.mode.startswith("I;16") or (img.mode == "I" and a.max(initial=0) > 255):
+            a = a / 257.0  # 16-bit range
+        elif img.mode == "F" and a.max(initial=0) <= 1.0:
+            a = a * 255.0  # float in [0, 1]
+        gray = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))  # L, 1, P, CMYK, YCbCr, ...
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 RGB, EXIF orientation applied.
+
+    The file is decoded completely, so a truncated file fails here rather than later."""
+    path = _input_file(path, "image")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _to_rgb(ImageOps.exif_transpose(img))
+    except Exception as e:  # Pillow raises many types for damaged files
+        if isinstance(e, Image.UnidentifiedImageError):
+            raise RtStyleError(f"cannot read image {path}: not an image file or an unsupported format") from None
+        raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
+
+
+def write_image(path: PathLike, frame: np.ndarray) -> None:
+    """Write an RGB frame; the format follows the extension. Atomic: the file appears
+    complete or not at all. Missing parent folders are created."""
+    path = Path(path)
+    writer = _IMAGE_WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise RtStyleError(f"cannot write {path}: unknown image extension "
+                           f"(use one of {', '.join(sorted(_IMAGE_WRITERS))})")
+    fmt, options = writer
+    img = Image.fromarray(_check_frame(frame))
+    with atomic_output(path) as tmp:
+        try:
+            img.save(tmp, format=fmt, **options)
+        except (OSError, ValueError, KeyError) as e:
+            raise RtStyleError(f"cannot write {path}: {_reason(e)}") from None
+
+
+def list_images(folder: PathLike, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder`` (by extension, any case), sorted; hidden files and
+    folders are skipped, symlinked folders are not followed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RtStyleError(f"no such folder: {folder}")
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
+        found += [Path(root, f) for f in files
+                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTS]
+    return sorted(found)
+
+
+def input_kind(path: PathLike) -> Literal["image", "video", "folder"]:
+    """What an input path is, judged by existence and extension."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    if not path.exists():
+        raise RtStyleError(f"no such file or folder: {path}")
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    raise RtStyleError(f"unsupported input {path}: expected an image ({' '.join(sorted(IMAGE_EXTS))}), "
+                       f"a video ({' '.join(sorted(VIDEO_EXTS))}) or a folder")
+
+
+def _round_to(n: int, multiple: int) -> int:
+    return max(multiple, (2 * n + multiple) // (2 * multiple) * multiple)  # nearest, halves up
+
+
+def resize_shorter(frame: np.ndarray, size: int | None, multiple: int = 1) -> np.ndarray:
+    """Resize so the shorter side is ``size`` (aspect ratio kept), then round each side
+    to the nearest multiple of ``multiple`` (2 for H.264's yuv420p). ``size=None`` keeps
+    the size, apart from that rounding. Returns ``frame`` itself when nothing changes."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    h, w = frame.shape[:2]
+    if size is None:
+        th, tw = h, w
+    elif size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    elif h <= w:
+        th, tw = size, max(1, round(w * size / h))
+    else:
+        th, tw = max(1, round(h * size / w)), size
+    th, tw = _round_to(th, multiple), _round_to(tw, multiple)
+    if (th, tw) == (h, w):
+        return frame
+    shrinking = th <= h and tw <= w
+    return cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)

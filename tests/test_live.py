@@ -1,0 +1,107 @@
+"""Live sessions: the virtual camera (through a stand-in backend registered with
+pyvirtualcam, as its own are), the live keys, and stale-frame dropping."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import textured_model
+
+from rtstyle import Stylizer, checkpoint, pipeline
+from rtstyle.cli import main
+from rtstyle.live import StyleChoice, latest_frames
+from rtstyle.media import Camera, resize_shorter
+from rtstyle.media.virtualcam import STAND_IN, register_stand_in, unregister_stand_in
+from rtstyle.temporal import Stabilizer
+
+pyvirtualcam = pytest.importorskip("pyvirtualcam")
+
+
+@pytest.fixture
+def stand_in():
+    yield register_stand_in()
+    unregister_stand_in()  # so that the missing-device case stays testable
+
+
+def camera_frames(clip, size: int) -> list[np.ndarray]:
+    """The clip as the webcam path reads it (OpenCV), at the processed size."""
+    with Camera(clip) as cam:
+        return [resize_shorter(f, size, multiple=2) for f in cam]
+
+
+def test_every_frame_reaches_the_virtual_camera_stylized_in_order(stand_in, clip, model_path, capsys):
+    assert main(["stylize", "--model", str(model_path), "--webcam", str(clip), "--virtual-camera", "--no-show",
+                 "--no-temporal", "--image-size", "32", "--device", "cpu", "--json"]) == 0
+    summary = __import__("json").loads(capsys.readouterr().out)
+    frames = camera_frames(clip, 32)
+    stylizer = Stylizer.load(model_path, device="cpu", image_size=32)
+    expected = [stylizer.stylize_frame(f, multiple=2) for f in frames]
+    assert len(stand_in.frames) == len(expected) == summary["frames"] == 12 and summary["dropped"] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(stand_in.frames, expected, strict=True))
+    h, w = expected[0].shape[:2]
+    assert stand_in.opened == [{"width": w, "height": h, "fps": 12.0, "device": None}] and min(h, w) == 32
+    assert summary["virtual_camera"] == "stand-in"
+
+
+def test_no_virtual_camera_is_one_clear_error(clip, model_path, capsys):
+    assert STAND_IN not in pyvirtualcam.camera.BACKENDS
+    assert main(["stylize", "--model", str(model_path), "--webcam", str(clip), "--virtual-camera", "--no-show",
+                 "--image-size", "32", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rtstyle: error: no virtual camera") and "modprobe v4l2loopback" in err
+    assert main(["stylize", "--model", str(model_path), "--input", str(clip), "--virtual-camera"]) == 2
+    assert "needs --webcam" in capsys.readouterr().err
+
+
+def test_keys_switch_style_strength_stabilizer_and_take_snapshots(stand_in, clip, tmp_path):
+    paths = []
+    for i, name in enumerate(["ember", "frost"]):
+        paths.append(tmp_path / f"{name}.pth")
+        checkpoint.save_model(textured_model("edge", seed=i), paths[-1])
+    styles = [StyleChoice("ember", paths[0]), StyleChoice("frost", paths[1])]
+    script = {2: ["n"], 3: [], 5: ["-", "-", "t"], 7: ["s", "f", "h"], 9: ["q"]}
+    calls, said = [0], []
+
+    def keys() -> list[str]:
+        calls[0] += 1
+        if calls[0] == 3:
+            time.sleep(0.5)  # the next style loads in the background: give it time to finish
+        return script.get(calls[0], [])
+
+    stylizer = Stylizer.load(paths[0], device="cpu", image_size=32)
+    stabilizer = Stabilizer()
+    result = pipeline.stylize_stream(stylizer, str(clip), show=False, progress=False, postprocess=stabilizer,
+                                     virtual_camera="", styles=styles, current=0, snapshot_dir=tmp_path / "shots",
+                                     keys=keys, say=said.append)
+    assert result["frames"] == 9 and len(stand_in.frames) == 9  # q after the 9th frame
+    assert result["style"] == "frost"
+    assert any("keys:" in s and "n / p" in s for s in said)  # printed on start, and by h
+    assert "style frost" in said and "strength 0.8" in said and "temporal stabilization off" in said
+    frames = camera_frames(clip, 32)
+    ember = Stylizer.load(paths[0], device="cpu", image_size=32)
+    frost = Stylizer.load(paths[1], device="cpu", image_size=32, strength=0.8)
+    assert np.array_equal(stand_in.frames[0], ember.stylize_frame(frames[0], multiple=2))
+    # after the switch, the lower strength and with the stabilizer off: frost's own output
+    assert np.array_equal(stand_in.frames[6], frost.stylize_frame(frames[6], multiple=2))
+    (shot,) = [p for p in (tmp_path / "shots").iterdir()]
+    assert shot.name.startswith("rtstyle-frost-") and shot.suffix == ".png"
+    from rtstyle.media import read_image
+
+    assert np.array_equal(read_image(shot), stand_in.frames[6])
+
+
+def test_a_live_camera_drops_stale_frames_a_file_keeps_them_all():
+    def source():
+        for i in range(200):
+            yield np.full((4, 4, 3), i % 256, np.uint8)
+            time.sleep(0.001)
+
+    seen, dropped = [], 0
+    for frame, n in latest_frames(source(), live=True):
+        seen.append(int(frame[0, 0, 0]))
+        dropped += n
+        time.sleep(0.02)  # a network slower than the camera
+    assert seen == sorted(seen) and seen[-1] == 199 and dropped > 0 and len(seen) + dropped == 200
+    assert [int(f[0, 0, 0]) for f, _ in latest_frames(source(), live=False)] == list(range(200))
