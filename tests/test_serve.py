@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -228,21 +229,15 @@ def still(h: int, w: int, n: int, seed: int) -> list[np.ndarray]:
     return [np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8) for _ in range(n)]
 
 
-# Both panels at once: the page paints them together, after each inference.
-PANELS = """() => ['input', 'output'].map((id) => {
-    const c = document.getElementById(id);
-    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); })"""
-
-
-def test_the_page_stylizes_the_camera_live(server, tmp_path):
+@contextlib.contextmanager
+def browser_page(camera: Path, problems: list[str]):
+    """A page in headless Chromium whose camera plays ``camera`` (a .y4m clip), with every
+    console error and page error collected in ``problems``; skips without Chromium."""
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     if chromium is None:
         pytest.skip("no Chromium binary on PATH (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    camera = write_y4m(tmp_path / "camera.y4m", moving(120, 160, 30, seed=3), fps=15)
-    dropped = write_webm(tmp_path / "dropped.webm", still(72, 96, 20, seed=4), fps=15)
-    problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=[
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -251,65 +246,84 @@ def test_the_page_stylizes_the_camera_live(server, tmp_path):
             page = browser.new_page()
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(serve.url_of(server))
-            page.wait_for_function("() => document.getElementById('painting').closest('label').hidden")  # no learning
-
-            def frames_after(n: int, style: str = "mosaic", size: str = "160x120") -> tuple[np.ndarray, np.ndarray]:
-                """The camera frame and its stylized version once `n` more frames of `style`
-                at `size` have been drawn."""
-                start = page.evaluate("() => Number(document.getElementById('output').dataset.frames || 0)")
-                page.wait_for_function(
-                    "([target, style, size]) => { const o = document.getElementById('output');"
-                    " return Number(o.dataset.frames) >= target && o.dataset.style === style"
-                    " && `${o.width}x${o.height}` === size; }", arg=[start + n, style, size], timeout=30000)
-                w, h = map(int, size.split("x"))
-                frame, out = np.array(page.evaluate(PANELS), np.float32).reshape(2, h, w, 4)[..., :3]
-                return frame, out
-
-            camera_frame, first = frames_after(3)
-            assert np.abs(first - camera_frame).mean() > 20  # stylized, not the camera frame
-            _, later = frames_after(5)
-            assert np.abs(later - first).mean() > 1  # live: it follows the moving picture
-            fps = float(re.match(r"[\d.]+", page.text_content("#fps")).group())
-            assert fps > 0
-            assert "WebAssembly" in page.text_content("#status") or "WebGPU" in page.text_content("#status")
-
-            page.click("#styles button[data-id=ember]")
-            _, ember = frames_after(3, "ember")
-            shift = ember.mean(axis=(0, 1)) - later.mean(axis=(0, 1))
-            assert shift[0] > 30 and shift[2] < -30  # the other model: redder, less blue
-
-            with page.expect_download() as download:
-                page.click("#snapshot")
-            assert re.fullmatch(r"rtstyle-ember-.+\.png", download.value.suggested_filename)
-            assert Path(download.value.path()).read_bytes()[:4] == b"\x89PNG"
-
-            page.eval_on_selector("#strength", "e => { e.value = 0; }")
-            camera_frame, faded = frames_after(3, "ember")
-            assert np.array_equal(faded, camera_frame)  # strength 0: the camera frame itself
-
-            page.eval_on_selector("#strength", "e => { e.value = 100; }")
-            page.evaluate("""b64 => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], 'dropped.webm', { type: 'video/webm' }));
-                document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
-            }""", base64.b64encode(dropped.read_bytes()).decode())
-            video_frame, out = frames_after(3, "ember", "96x72")  # the dropped video, stylized
-            assert np.abs(out - video_frame).mean() > 20
-
-            def flicker() -> float:
-                """Mean frame-to-frame change of the output (the video is still but noisy)."""
-                outputs = [frames_after(1, "ember", "96x72")[1] for _ in range(6)]
-                return float(np.mean([np.abs(b - a).mean() for a, b in zip(outputs, outputs[1:], strict=False)]))
-
-            page.uncheck("#stabilize")
-            raw_flicker = flicker()
-            page.check("#stabilize")
-            frames_after(2, "ember", "96x72")
-            assert flicker() < 0.7 * raw_flicker  # the stabilizer calms a still picture (about 0.5 here)
+            yield page
         finally:
             browser.close()
+
+
+def drop_file(page, data: bytes, name: str, mime: str) -> None:
+    """Drop a file on the page, as a user dragging it from a file manager would."""
+    page.evaluate("""([b64, name, mime]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, { type: mime }));
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
+    }""", [base64.b64encode(data).decode(), name, mime])
+
+
+# Both panels at once: the page paints them together, after each inference.
+PANELS = """() => ['input', 'output'].map((id) => {
+    const c = document.getElementById(id);
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); })"""
+
+
+def test_the_page_stylizes_the_camera_live(server, tmp_path):
+    camera = write_y4m(tmp_path / "camera.y4m", moving(120, 160, 30, seed=3), fps=15)
+    dropped = write_webm(tmp_path / "dropped.webm", still(72, 96, 20, seed=4), fps=15)
+    problems: list[str] = []
+    with browser_page(camera, problems) as page:
+        page.goto(serve.url_of(server))
+        page.wait_for_function("() => document.getElementById('painting').closest('label').hidden")  # no learning
+
+        def frames_after(n: int, style: str = "mosaic", size: str = "160x120") -> tuple[np.ndarray, np.ndarray]:
+            """The camera frame and its stylized version once `n` more frames of `style`
+            at `size` have been drawn."""
+            start = page.evaluate("() => Number(document.getElementById('output').dataset.frames || 0)")
+            page.wait_for_function(
+                "([target, style, size]) => { const o = document.getElementById('output');"
+                " return Number(o.dataset.frames) >= target && o.dataset.style === style"
+                " && `${o.width}x${o.height}` === size; }", arg=[start + n, style, size], timeout=30000)
+            w, h = map(int, size.split("x"))
+            frame, out = np.array(page.evaluate(PANELS), np.float32).reshape(2, h, w, 4)[..., :3]
+            return frame, out
+
+        camera_frame, first = frames_after(3)
+        assert np.abs(first - camera_frame).mean() > 20  # stylized, not the camera frame
+        _, later = frames_after(5)
+        assert np.abs(later - first).mean() > 1  # live: it follows the moving picture
+        fps = float(re.match(r"[\d.]+", page.text_content("#fps")).group())
+        assert fps > 0
+        assert "WebAssembly" in page.text_content("#status") or "WebGPU" in page.text_content("#status")
+
+        page.click("#styles button[data-id=ember]")
+        _, ember = frames_after(3, "ember")
+        shift = ember.mean(axis=(0, 1)) - later.mean(axis=(0, 1))
+        assert shift[0] > 30 and shift[2] < -30  # the other model: redder, less blue
+
+        with page.expect_download() as download:
+            page.click("#snapshot")
+        assert re.fullmatch(r"rtstyle-ember-.+\.png", download.value.suggested_filename)
+        assert Path(download.value.path()).read_bytes()[:4] == b"\x89PNG"
+
+        page.eval_on_selector("#strength", "e => { e.value = 0; }")
+        camera_frame, faded = frames_after(3, "ember")
+        assert np.array_equal(faded, camera_frame)  # strength 0: the camera frame itself
+
+        page.eval_on_selector("#strength", "e => { e.value = 100; }")
+        drop_file(page, dropped.read_bytes(), "dropped.webm", "video/webm")
+        video_frame, out = frames_after(3, "ember", "96x72")  # the dropped video, stylized
+        assert np.abs(out - video_frame).mean() > 20
+
+        def flicker() -> float:
+            """Mean frame-to-frame change of the output (the video is still but noisy)."""
+            outputs = [frames_after(1, "ember", "96x72")[1] for _ in range(6)]
+            return float(np.mean([np.abs(b - a).mean() for a, b in zip(outputs, outputs[1:], strict=False)]))
+
+        page.uncheck("#stabilize")
+        raw_flicker = flicker()
+        page.check("#stabilize")
+        frames_after(2, "ember", "96x72")
+        assert flicker() < 0.7 * raw_flicker  # the stabilizer calms a still picture (about 0.5 here)
     assert problems == []
 
 
@@ -417,40 +431,21 @@ def test_a_dropped_picture_becomes_a_style_on_the_page(learn_server):
 
 
 def test_the_page_learns_a_dropped_painting_and_runs_it_live(learn_server, tmp_path):
-    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    if chromium is None:
-        pytest.skip("no Chromium binary on PATH (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     learn_server.jobs.template.steps = 20
     camera = write_y4m(tmp_path / "camera.y4m", moving(120, 160, 30, seed=3), fps=15)
     problems: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"])
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(serve.url_of(learn_server))
-            assert page.is_visible("#painting")
-            page.evaluate("""b64 => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], 'Dropped Painting.png', { type: 'image/png' }));
-                document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, cancelable: true }));
-            }""", base64.b64encode(png_bytes(90, 120, 5)).decode())
-            page.wait_for_function("() => document.getElementById('learn-status').textContent"
-                                   ".includes('Learning dropped-painting')", timeout=30000)
-            assert "runs slower" in page.text_content("#learn-status")  # the page says so
-            page.wait_for_selector("#styles button[data-id=dropped-painting][aria-pressed=true]", timeout=120000)
-            page.wait_for_function("() => { const o = document.getElementById('output');"
-                                   " return o.dataset.style === 'dropped-painting' && Number(o.dataset.frames) >= 3; }",
-                                   timeout=30000)
-            assert "Learned dropped-painting" in page.text_content("#notice")
-            assert page.is_hidden("#learning")
-        finally:
-            browser.close()
+    with browser_page(camera, problems) as page:
+        page.goto(serve.url_of(learn_server))
+        assert page.is_visible("#painting")
+        drop_file(page, png_bytes(90, 120, 5), "Dropped Painting.png", "image/png")
+        page.wait_for_function("() => document.getElementById('learn-status').textContent"
+                               ".includes('Learning dropped-painting')", timeout=30000)
+        assert "runs slower" in page.text_content("#learn-status")  # the page says so
+        page.wait_for_selector("#styles button[data-id=dropped-painting][aria-pressed=true]", timeout=120000)
+        page.wait_for_function("() => { const o = document.getElementById('output');"
+                               " return o.dataset.style === 'dropped-painting' && Number(o.dataset.frames) >= 3; }",
+                               timeout=30000)
+        assert "Learned dropped-painting" in page.text_content("#notice")
+        assert page.is_hidden("#learning")
     assert problems == []
     assert list(styles.user_styles()) == ["dropped-painting"]

@@ -43,7 +43,7 @@ from .errors import RtStyleError
 from .losses import style_loss
 from .media import read_image
 from .painting import PAINTING_SIZE
-from .styles import builtin_styles, check_user_style_name, install_user_style, name_from_file, user_styles
+from .styles import builtin_styles, check_new_user_style, install_user_style, name_from_file
 from .training import MODEL_FILENAME, TrainConfig, Trainer
 from .vgg import describe_weights_source, load_vgg16
 
@@ -78,7 +78,8 @@ class LearnConfig:
 
 
 def style_size_for(painting: str | Path) -> int:
-    """The ``--style-size`` (shorter side) that puts the painting's longer side at 512."""
+    """The ``--style-size`` (shorter side) that puts the painting's longer side at 512;
+    reading the picture, it is also the check that it is one (one clear error if not)."""
     h, w = read_image(painting).shape[:2]
     return max(16, round(min(h, w) * PAINTING_SIZE / max(h, w)))
 
@@ -159,20 +160,17 @@ def _cache_dir() -> Path:
     return Path(user_cache_dir("rtstyle", appauthor=False)) / "learn"
 
 
-def check_request(cfg: LearnConfig) -> str:
-    """Every check of the user's input, before any heavy work; returns the style's name."""
-    name = cfg.name or name_from_file(cfg.painting)
-    check_user_style_name(name)
-    if name in user_styles() and not cfg.replace:
-        raise RtStyleError(f"you already have a style named {name!r}: choose another --name, or --replace it")
+def check_request(cfg: LearnConfig) -> tuple[str, int]:
+    """Every check of the user's input, before any heavy work; returns the style's name and
+    the painting's style size (:func:`style_size_for`)."""
+    name = check_new_user_style(cfg.name or name_from_file(cfg.painting), cfg.replace)
     if cfg.steps is None and not cfg.minutes > 0:
         raise RtStyleError("--minutes must be more than 0")
     if START_STYLE not in builtin_styles():
         raise RtStyleError(f"the built-in style {START_STYLE!r} that learning starts from is not installed")
     if cfg.content_dir is not None and not Path(cfg.content_dir).is_dir():
         raise RtStyleError(f"content folder not found: {cfg.content_dir}")
-    read_image(cfg.painting)  # one clear error for a missing or unreadable picture
-    return name
+    return name, style_size_for(cfg.painting)
 
 
 def learn(cfg: LearnConfig, on_progress: Callable[[dict], None] | None = None,
@@ -183,7 +181,7 @@ def learn(cfg: LearnConfig, on_progress: Callable[[dict], None] | None = None,
 
     t0 = time.monotonic() if started is None else started
     budget = cfg.minutes * 60
-    name = check_request(cfg)
+    name, style_size = check_request(cfg)
     say = on_progress or (lambda p: None)
     if cfg.vgg_weights is None and not describe_weights_source()["available"]:
         say({"stage": "downloading the VGG16 weights"})
@@ -193,7 +191,7 @@ def learn(cfg: LearnConfig, on_progress: Callable[[dict], None] | None = None,
     reserve = min(RESERVE_MAX_S, RESERVE_FRACTION * budget)
     tcfg = TrainConfig(
         content_dir=str(cfg.content_dir or CONTENT_DIR), style_image=str(cfg.painting),
-        style_size=style_size_for(cfg.painting), arch="edge", epochs=10**6, batch_size=cfg.batch_size,
+        style_size=style_size, arch="edge", epochs=10**6, batch_size=cfg.batch_size,
         image_size=cfg.image_size, content_weight=CONTENT_WEIGHT, style_weight=1.0, tv_weight=TV_WEIGHT,
         seed=cfg.seed, device=cfg.device, vgg_weights=cfg.vgg_weights, checkpoint_interval=0,
         init_from=str(builtin_styles()[START_STYLE].path), log_interval=0, max_steps=cfg.steps or 10**9,

@@ -19,7 +19,15 @@ from PIL import Image
 
 from .errors import RtStyleError
 from .learn import LearnCancelled, LearnConfig, learn
-from .styles import Style, builtin_styles, check_user_style_name, find_style, name_from_file, user_styles
+from .styles import (
+    Style,
+    UserStyleExists,
+    builtin_styles,
+    check_new_user_style,
+    find_style,
+    name_from_file,
+    user_styles,
+)
 
 MAX_UPLOAD_BYTES = 30 * 2**20
 MAX_UPLOAD_PIXELS = 50_000_000
@@ -64,12 +72,11 @@ class LearnJobs:
     def _name(self, name: str | None, filename: str | None) -> str:
         if name:
             try:
-                check_user_style_name(name)
+                return check_new_user_style(name)
+            except UserStyleExists as e:
+                raise UploadError(HTTPStatus.CONFLICT, str(e)) from None
             except RtStyleError as e:
                 raise UploadError(HTTPStatus.BAD_REQUEST, str(e)) from None
-            if name in user_styles():
-                raise UploadError(HTTPStatus.CONFLICT, f"you already have a style named {name!r}")
-            return name
         base, n = name_from_file(filename or "painting"), 2
         taken = set(user_styles()) | set(builtin_styles())
         name = base

@@ -123,6 +123,19 @@ def check_user_style_name(name: str) -> str:
     return name
 
 
+class UserStyleExists(RtStyleError):
+    """The user already has a style of that name (and did not ask to replace it)."""
+
+
+def check_new_user_style(name: str, replace: bool = False) -> str:
+    """``name`` if a new user style may take it: a valid name, no built-in's, and none of
+    the user's own unless ``replace``; else an :class:`RtStyleError` saying why."""
+    check_user_style_name(name)
+    if not replace and name in user_styles():
+        raise UserStyleExists(f"you already have a style named {name!r}: choose another --name, or --replace it")
+    return name
+
+
 def _index_names() -> set[str]:
     return {e["name"] for e in _index()["styles"]}
 
@@ -138,10 +151,8 @@ def install_user_style(name: str, files: dict[str, Path], entry: dict, replace: 
     styles folder as ``NAME.<suffix>`` and write ``NAME.json`` from ``entry`` last, so that a
     style is listed only once it is complete. An existing user style of that name is replaced
     only when ``replace``."""
-    check_user_style_name(name)
+    check_new_user_style(name, replace)
     folder = user_styles_dir()
-    if (folder / f"{name}.json").exists() and not replace:
-        raise RtStyleError(f"you already have a style named {name!r}: choose another --name, or --replace it")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").unlink(missing_ok=True)
     for suffix in (".pth", ".onnx"):
