@@ -49,6 +49,12 @@ def _add_device(p: argparse.ArgumentParser) -> None:
                    help="where to run: auto picks CUDA, then Apple MPS, then CPU (default: auto)")
 
 
+def _add_temporal_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temporal-mode", choices=["sharp", "fast"], default="sharp",
+                   help="sharp: the texture is carried along with the content, as sharp as the network's own "
+                        "(default); fast: a running average, about half the cost, blurs moving cameras")
+
+
 def _add_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
@@ -182,19 +188,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video and webcam: remove flicker by blending each frame with the previous output "
                         "warped by optical flow (default: on for video and webcam)")
     s.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
-                   help="weight of the warped previous output where the flow is trusted, 0 to 0.95 "
-                        "(default: 0.65)")
+                   help="weight of the carried past where the flow is trusted, 0 to 0.95: in the colours "
+                        "and shading (sharp mode; default 0.8), or in the whole picture (fast mode; default 0.65)")
+    _add_temporal_mode(s)
     s.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_progress(s)
 
-    et = sub.add_parser("eval-temporal", help="measure flicker: warping error and sharpness of a stylized video",
-                        description="Warping error (Lai et al. 2018) of a stylized video against its source: "
+    et = sub.add_parser("eval-temporal", help="measure flicker: warping error and sharpness of stylized video",
+                        description="Warping error (Lai et al. 2018) of stylized video against its source: "
                                     "stylized frame t-1 warped to t with optical flow estimated on the source, "
                                     "occlusions masked by a forward-backward check, mean squared RGB difference "
                                     "(values in [0, 1]) averaged over frames. Also the source's own warping "
-                                    "error (the floor) and the sharpness (variance of the Laplacian).")
-    et.add_argument("--input", required=True, help="the source video")
-    et.add_argument("--stylized", required=True, help="the stylized video (same frames; may be resized)")
+                                    "error (the floor) and the sharpness (variance of the Laplacian). Score a "
+                                    "stylized video (--input/--stylized, or several --pair), or give source "
+                                    "clips: each is stylized with the model and scored bare and stabilized, "
+                                    "one table row per clip.")
+    et.add_argument("clips", nargs="*", metavar="CLIP", help="source videos to stylize and score, bare and stabilized")
+    et.add_argument("--input", help="the source video of a stylized one (with --stylized)")
+    et.add_argument("--stylized", help="the stylized video (same frames; may be resized)")
+    et.add_argument("--pair", nargs=2, action="append", default=[], metavar=("SOURCE", "STYLIZED"),
+                    help="a source video and its stylized version; repeat for several")
+    which = et.add_mutually_exclusive_group()
+    which.add_argument("--model", help="CLIPs: a model file or a style's name")
+    which.add_argument("--style", help="CLIPs: a built-in style or your own (default: swirl)")
+    et.add_argument("--image-size", type=_positive_int, default=None,
+                    help="CLIPs: resize frames so the shorter side has this many pixels (default: as they are)")
+    et.add_argument("--frames", type=_positive_int, default=None, help="CLIPs: score the first N frames only")
+    et.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
+                    help="CLIPs: the stabilizer's strength (default: its default)")
+    _add_temporal_mode(et)
+    _add_device(et)
     et.add_argument("--json", action="store_true", help="print JSON")
 
     e = sub.add_parser("export", help="export a model to ONNX (fp32, int8 or fp16)",
@@ -358,11 +381,11 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
 
 def _stabilizer(args: argparse.Namespace):
     """The temporal stabilizer for video and webcam input, unless --no-temporal."""
-    if args.temporal is False:
+    if getattr(args, "temporal", None) is False:
         return None
-    from .temporal import Stabilizer
+    from .stabilizer import make_stabilizer
 
-    return Stabilizer() if args.temporal_strength is None else Stabilizer(strength=args.temporal_strength)
+    return make_stabilizer(args.temporal_mode, args.temporal_strength)
 
 
 def _with_temporal(summary: dict[str, Any], stabilizer) -> dict[str, Any]:
@@ -371,15 +394,38 @@ def _with_temporal(summary: dict[str, Any], stabilizer) -> dict[str, Any]:
 
 
 def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
-    from .media import VideoReader
-    from .temporal import temporal_metrics
+    from . import temporal_eval
 
-    with VideoReader(args.input) as source, VideoReader(args.stylized) as stylized:
-        result = temporal_metrics(source, stylized, names=(args.input, args.stylized))
-    return {"input": args.input, "stylized": args.stylized, **result}
+    if (args.input is None) != (args.stylized is None):
+        raise RtStyleError("--input and --stylized go together (or use --pair SOURCE STYLIZED)")
+    pairs = ([(args.input, args.stylized)] if args.input else []) + [tuple(p) for p in args.pair]
+    if not pairs and not args.clips:
+        raise RtStyleError("nothing to score: give source clips (stylized here), --pair SOURCE STYLIZED, "
+                           "or --input SOURCE --stylized STYLIZED")
+    if args.input and not args.pair and not args.clips:  # the single-pair form and its output
+        return temporal_eval.evaluate_pair(args.input, args.stylized)
+    for clip in args.clips:
+        if not Path(clip).is_file():
+            raise RtStyleError(f"no such video: {clip}")
+    rows = [temporal_eval.evaluate_pair(a, b) for a, b in pairs]
+    if args.clips:
+        from .styles import resolve_model
+        from .stylizer import Stylizer
+
+        stylizer = Stylizer.load(resolve_model(args.model, args.style, args.device), device=args.device)
+        for clip in args.clips:
+            stabilizer = _stabilizer(args)
+            rows.append(temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames,
+                                                    stabilizer))
+    return {"clips": rows, "summary": temporal_eval.summarize(rows)}
 
 
 def _print_eval_temporal(r: dict[str, Any]) -> None:
+    from .temporal_eval import table
+
+    if "clips" in r:
+        print(table(r["clips"]))
+        return
     print(f"{r['frames']} frames; warping error {r['warping_error']:.6f} "
           f"(source floor {r['source_warping_error']:.6f}); sharpness {r['sharpness']:.1f}; "
           f"occluded {100 * r['occluded_fraction']:.1f}%")

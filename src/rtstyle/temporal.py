@@ -1,5 +1,5 @@
-"""Temporal consistency for video: optical flow, warping, occlusion masks, the
-inference-time :class:`Stabilizer` and the warping-error metric of Lai et al. 2018.
+"""Temporal consistency for video: optical flow, warping, occlusion masks and the
+warping-error metric of Lai et al. 2018 (the stabilizer is in :mod:`rtstyle.stabilizer`).
 
 Conventions. Frames are HxWx3 ``uint8`` RGB arrays. A *flow* is an HxWx2 ``float32``
 array of (dx, dy) in pixels; the flow "from a to b" says where each pixel of ``a`` is
@@ -13,8 +13,6 @@ Flow comes from OpenCV's DIS optical flow (Kroeger et al. 2016).
 from __future__ import annotations
 
 import functools
-import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import cv2
@@ -162,50 +160,56 @@ def warping_error(prev: np.ndarray, cur: np.ndarray, flow_cur_to_prev: np.ndarra
 
 
 class WarpingErrorMeter:
-    """The warping error of Lai et al. 2018, frame pair by frame pair.
+    """The warping error of Lai et al. 2018, frame pair by frame pair, of one or more
+    stylized versions of the same source (one flow serves them all).
 
-    ``update(source, stylized)`` for each frame in order. For frame t the flow t -> t-1 is
-    estimated on the *source* frames (DIS, ``preset`` at full resolution by default), the
-    stylized frame t-1 is warped to t, and pixels failing the forward-backward check are
-    masked out; :meth:`result` averages the masked MSE over frames. The source's own
-    warping error (the floor: what real motion, lighting and flow errors leave) and the
-    sharpness of the stylized frames come with it."""
+    ``update(source, stylized)`` for each frame in order; ``stylized`` is a frame, or a
+    dict of frames by version name. For frame t the flow t -> t-1 is estimated on the
+    *source* frames (DIS, ``preset`` at full resolution by default), each stylized frame
+    t-1 is warped to t, and pixels failing the forward-backward check are masked out;
+    :meth:`result` averages the masked MSE over frames. The source's own warping error (the
+    floor: what real motion, lighting and flow errors leave) and the sharpness of the
+    stylized frames come with it."""
 
     def __init__(self, preset: str = "medium", flow_size: int | None = None):
         self.flow = FlowEstimator(preset, flow_size)
         self.frames = 0
-        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._errors: list[float] = []
+        self._prev: tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None = None
+        self._errors: dict[str, list[float]] = {}
         self._source_errors: list[float] = []
-        self._sharpness: list[float] = []
+        self._sharpness: dict[str, list[float]] = {}
         self._masked: list[float] = []
 
-    def update(self, source: np.ndarray, stylized: np.ndarray) -> None:
-        if source.shape != stylized.shape:
-            raise ValueError(f"source {source.shape} and stylized {stylized.shape} frames differ in size")
+    def update(self, source: np.ndarray, stylized: np.ndarray | dict[str, np.ndarray]) -> None:
+        versions = stylized if isinstance(stylized, dict) else {"": stylized}
+        for frame in versions.values():
+            if source.shape != frame.shape:
+                raise ValueError(f"source {source.shape} and stylized {frame.shape} frames differ in size")
         gray = self.flow.small(to_gray(source))
-        self._sharpness.append(sharpness(stylized))
+        for name, frame in versions.items():
+            self._sharpness.setdefault(name, []).append(sharpness(frame))
         if self._prev is not None:
-            p_src, p_sty, p_gray = self._prev
+            p_src, p_versions, p_gray = self._prev
             h, w = source.shape[:2]
             f_back = upscale_flow(self.flow.calc_small(gray, p_gray), (h, w))   # t -> t-1
             f_fwd = upscale_flow(self.flow.calc_small(p_gray, gray), (h, w))    # t-1 -> t
             mask = consistency_mask(f_back, f_fwd)
             self._masked.append(1.0 - float(mask.mean()))
-            e = warping_error(p_sty, stylized, f_back, mask)
-            if e is not None:
-                self._errors.append(e)
+            if mask.any():
                 self._source_errors.append(warping_error(p_src, source, f_back, mask))
-        self._prev = (source, stylized, gray)
+                for name, frame in versions.items():
+                    self._errors.setdefault(name, []).append(warping_error(p_versions[name], frame, f_back, mask))
+        self._prev = (source, versions, gray)
         self.frames += 1
 
-    def result(self) -> dict[str, Any]:
+    def result(self, name: str = "") -> dict[str, Any]:
+        """The figures of version ``name`` (the default: the one frame given to update)."""
         mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
         return {
             "frames": self.frames,
-            "warping_error": mean(self._errors),
+            "warping_error": mean(self._errors.get(name, [])),
             "source_warping_error": mean(self._source_errors),
-            "sharpness": mean(self._sharpness),
+            "sharpness": mean(self._sharpness.get(name, [])),
             "occluded_fraction": mean(self._masked),
         }
 
@@ -250,153 +254,11 @@ def _match_size(frame: np.ndarray, shape: tuple[int, int], names: tuple[str, str
     return cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA if th <= h else cv2.INTER_CUBIC)
 
 
-# --------------------------------------------------------------------------- the stabilizer
+def __getattr__(name: str):
+    """``temporal.Stabilizer`` (and its ``Motion`` and ``StabilizerStats``) live in
+    :mod:`rtstyle.stabilizer`; imported lazily, as that module builds on this one."""
+    if name in ("Stabilizer", "StabilizerStats", "Motion"):
+        from . import stabilizer
 
-
-@dataclass
-class StabilizerStats:
-    """What a :class:`Stabilizer` did: frames seen, resets (first frame, scene cuts, size
-    changes), the mean fraction of each blended frame taken from the past, and the time
-    spent in its two halves (:meth:`Stabilizer.prepare`, :meth:`Stabilizer.apply`; in the
-    video path they run in the reader and writer threads, beside the network)."""
-
-    frames: int = 0
-    resets: int = 0
-    trusted: float = 0.0
-    prepare_seconds: float = 0.0
-    apply_seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        blended = max(self.frames - self.resets, 1)
-        n = max(self.frames, 1)
-        return {"frames": self.frames, "resets": self.resets,
-                "trusted_fraction": round(self.trusted / blended, 4),
-                "ms_per_frame": round(1000 * (self.prepare_seconds + self.apply_seconds) / n, 2),
-                "prepare_ms_per_frame": round(1000 * self.prepare_seconds / n, 2),
-                "apply_ms_per_frame": round(1000 * self.apply_seconds / n, 2)}
-
-
-@dataclass(frozen=True)
-class Motion:
-    """What :meth:`Stabilizer.prepare` learnt from a source frame: the flow from it to the
-    previous source frame and the trust map (both at the flow resolution), or ``None`` for
-    both when the past is to be forgotten (first frame, scene cut, size change)."""
-
-    flow: np.ndarray | None
-    trust: np.ndarray | None
-
-    @property
-    def reset(self) -> bool:
-        return self.flow is None
-
-
-@dataclass
-class Stabilizer:
-    """Flicker removal for stylized video, one frame at a time.
-
-    ``stabilizer(source, stylized) -> frame``: ``source`` is the frame the network saw,
-    ``stylized`` the network's output (same size). The optical flow from this source frame
-    to the previous one (DIS, ``preset``, on frames scaled to ``flow_size`` px on the
-    shorter side) carries the previous *output* onto this frame (bicubic); where that warp
-    is trusted the two are blended: ``out = stylized + strength * trust * (warped - stylized)``.
-    The output is thus a motion-compensated running average: textures stay put on moving
-    objects and stop flickering on still ones, while new content comes in at once.
-
-    Trust is 1 where the previous *source* frame, carried by the same flow, matches this
-    one to within ``photo_tol`` gray levels, falling to 0 at twice that, and 0 for pixels
-    that come from outside the frame; it is feathered (``feather`` px of blur at the flow
-    resolution) so no seams show. Occluded and disoccluded pixels fail the photometric
-    check because the flow there points at another surface; on real video this one check
-    masks as well as the forward-backward check of Sundaram et al. 2010 does (and needs
-    half the optical flow). When less than ``cut_fraction`` of the frame can be trusted,
-    or the warped source differs by more than ``cut_error`` gray levels on average, the
-    scene has cut: the state is reset and the stylized frame passes through unchanged (on
-    vtest.avi that mean stays under 2 gray levels; across a cut it is 20-30, because the
-    flow still finds loose matches between unrelated pictures). A change of frame size
-    resets too.
-
-    The work splits in two halves that need different inputs: :meth:`prepare` (flow and
-    trust, from source frames only) and :meth:`apply` (warp and blend, with the network's
-    output). ``stabilizer(source, stylized)`` is ``apply(prepare(source), stylized)``; the
-    video path calls :meth:`prepare` in its decoding thread and :meth:`apply` in its
-    encoding thread, so the stabilizer runs beside the network, not after it. Each half
-    must see every frame, in order.
-
-    It knows nothing of where frames come from: a video, a camera, a list.
-    """
-
-    strength: float = 0.65
-    flow_size: int | None = 240
-    preset: str = "balanced"
-    photo_tol: float = 30.0
-    cut_fraction: float = 0.35
-    cut_error: float = 12.0
-    feather: float = 1.0
-    cubic: bool = True
-    stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.strength < 1.0:
-            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
-        if self.photo_tol <= 0:
-            raise ValueError(f"photo_tol must be > 0, got {self.photo_tol}")
-        self._flow = FlowEstimator(self.preset, self.flow_size)
-        self._prev_gray: np.ndarray | None = None
-        self._prev_out: np.ndarray | None = None
-
-    def reset(self) -> None:
-        """Forget the past: the next frame passes through unchanged."""
-        self._prev_gray = self._prev_out = None
-
-    def trust(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The flow from this frame to the previous one, the trust map in [0, 1] (both at
-        the flow resolution), and whether this frame starts a new scene."""
-        f_back = self._flow.calc_small(gray, prev_gray)
-        photo = cv2.absdiff(gray, warp(prev_gray, f_back))
-        w = np.clip(2.0 - photo.astype(np.float32) / self.photo_tol, 0.0, 1.0)
-        w *= inside_mask(f_back)
-        cut = float(photo.mean()) > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
-        if self.feather > 0:
-            w = cv2.GaussianBlur(w, (0, 0), self.feather)
-        return f_back, w, cut
-
-    def prepare(self, source: np.ndarray) -> Motion:
-        """The first half, from the source frame alone: flow to the previous source frame
-        and where to trust it."""
-        t0 = time.perf_counter()
-        gray = self._flow.small(to_gray(source))
-        prev_gray, self._prev_gray = self._prev_gray, gray
-        motion = Motion(None, None)
-        if prev_gray is not None and prev_gray.shape == gray.shape and self.strength > 0.0:
-            f_back, w, cut = self.trust(gray, prev_gray)
-            if not cut:
-                motion = Motion(f_back, w)
-        self.stats.prepare_seconds += time.perf_counter() - t0
-        return motion
-
-    def apply(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
-        """The second half: the previous output, carried by ``motion`` (what
-        :meth:`prepare` returned for this frame's source), blended into ``stylized``."""
-        t0 = time.perf_counter()
-        stylized = np.ascontiguousarray(stylized)
-        prev_out = self._prev_out
-        self.stats.frames += 1
-        out = stylized
-        if motion.reset or prev_out is None or prev_out.shape != stylized.shape:
-            self.stats.resets += 1
-        else:
-            h, wd = stylized.shape[:2]
-            interp = cv2.INTER_CUBIC if self.cubic else cv2.INTER_LINEAR
-            warped = warp(prev_out, upscale_flow(motion.flow, (h, wd)), interp)
-            a = cv2.resize(motion.trust, (wd, h), interpolation=cv2.INTER_LINEAR)
-            a *= self.strength
-            out = cv2.blendLinear(warped, stylized, a, 1.0 - a)
-            self.stats.trusted += float(motion.trust.mean()) * self.strength
-        self._prev_out = out
-        self.stats.apply_seconds += time.perf_counter() - t0
-        return out
-
-    def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        if source.shape[:2] != stylized.shape[:2]:
-            raise ValueError(f"source {source.shape} and stylized {stylized.shape} frames differ in size")
-        return self.apply(self.prepare(source), stylized)
+        return getattr(stabilizer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

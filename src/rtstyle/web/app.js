@@ -128,7 +128,7 @@ function playFile(file) {
 
 // ---------------------------------------------------------------- temporal stabilization
 
-// A cheap stand-in for rtstyle's Stabilizer (temporal.py), which warps the previous output
+// A cheap stand-in for rtstyle's Stabilizer (stabilizer.py), which carries past output
 // with optical flow. Here there is no flow: the frame is cut into CELL x CELL cells, and
 // where a cell's mean gray level moved less than TOL since the last frame, the previous
 // output is blended in (out = y + STRENGTH * trust * (previous - y); trust 1 under TOL,

@@ -1,0 +1,371 @@
+"""The inference-time :class:`Stabilizer`: flicker removal for stylized video that keeps
+the texture sharp when the camera moves.
+
+A frame is split in two bands (:func:`split`): the *low* band (the frame shrunk ``band``
+times and grown back) carries colour and shading, where flicker shows most; the *high*
+band (the rest) is the style's texture, its brush strokes. They are steadied differently:
+
+- low band: a motion-compensated running average, computed at 1/``band`` resolution:
+  the previous low band, carried by optical flow, blended in where the flow is trusted
+  (``strength``). Averaging blurs nothing that matters here.
+- high band: texture is never averaged with other texture (that is what blurred moving
+  cameras: a running average of strokes that do not move with the content). A *key* frame's
+  texture is carried instead, by the flow composed from that frame to the present, so it
+  is resampled once, not once per frame, and it stays put on the content. A new key is
+  taken every ``key_interval`` frames (four times that on a still camera), or as soon as
+  the carried key covers too little of the frame (zoom, parallax, things moving in), and
+  faded in over ``fade`` frames. Where no key can be trusted (new content, occlusions),
+  the network's own texture shows, blended with the previous frame's carried one frame
+  (``texture_strength``). Mixing unrelated textures loses energy (an even mix of two keeps
+  half) and resampling takes the finest detail, so the texture's local energy is restored
+  (by at most ``max_gain``) to the weighted energy of its sources.
+
+Trust is photometric, on the *source* frames: the previous (or key) source frame carried
+by the same flow must match this one; pixels coming from outside the frame are not
+trusted. A scene cut (little trusted area, or a large mean difference) resets everything.
+
+The work splits in two halves that need different inputs: :meth:`Stabilizer.prepare`
+(flows, trust maps, the key schedule: source frames only, at the flow resolution) and
+:meth:`Stabilizer.apply` (the full-resolution work, with the network's output). The video
+path runs them in its decoding and encoding threads, beside the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .temporal import FlowEstimator, inside_mask, to_gray, upscale_flow, warp
+
+
+def _resize(x: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``x`` resized to ``size`` = (h, w)."""
+    h, w = size
+    if x.shape[:2] == (h, w):
+        return x
+    return cv2.resize(x, (w, h), interpolation=interpolation)
+
+
+def low_size(shape: tuple[int, ...], band: int) -> tuple[int, int]:
+    """The (h, w) of the low band of a frame of ``shape``."""
+    return max(1, shape[0] // band), max(1, shape[1] // band)
+
+
+def split(frame: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 frame -> (its low band at 1/``band`` resolution, its high band at full
+    resolution): ``frame == grow(low) + high``."""
+    small = _resize(frame, low_size(frame.shape, band), cv2.INTER_AREA)
+    return small, frame - _resize(small, frame.shape[:2])
+
+
+def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``a + weight * (b - a)`` for HxWx3 float32 ``a``, ``b`` and an HxW ``weight``."""
+    return cv2.blendLinear(b, a, weight, 1.0 - weight)
+
+
+def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Mean of the squared values (summed over channels) in cells of the low band's size,
+    from every other pixel of every other row (a statistic: a quarter of the samples do)."""
+    x = x[::2, ::2]
+    return _resize(np.einsum("ijk,ijk->ij", x, x), size, cv2.INTER_AREA)
+
+
+@dataclass
+class StabilizerStats:
+    """What a :class:`Stabilizer` did: frames seen, resets (first frame, scene cuts, size
+    changes), keys taken, the mean fraction of each blended frame's low band taken from the
+    past, the mean fraction of its texture carried from a key, and the time spent in its two
+    halves (in the video path they run in the reader and writer threads, beside the network)."""
+
+    frames: int = 0
+    resets: int = 0
+    keys: int = 0
+    trusted: float = 0.0
+    carried: float = 0.0
+    prepare_seconds: float = 0.0
+    apply_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        blended = max(self.frames - self.resets, 1)
+        n = max(self.frames, 1)
+        return {"frames": self.frames, "resets": self.resets, "keys": self.keys,
+                "trusted_fraction": round(self.trusted / blended, 4),
+                "texture_carried_fraction": round(self.carried / blended, 4),
+                "ms_per_frame": round(1000 * (self.prepare_seconds + self.apply_seconds) / n, 2),
+                "prepare_ms_per_frame": round(1000 * self.prepare_seconds / n, 2),
+                "apply_ms_per_frame": round(1000 * self.apply_seconds / n, 2)}
+
+
+#: Named settings: ``sharp`` (the default: texture carried from keys, its energy kept) and
+#: ``fast`` (a motion-compensated running average of both bands, at about half the cost:
+#: steadier still, but it blurs the texture where the camera moves).
+MODES: dict[str, dict[str, Any]] = {
+    "sharp": {},
+    "fast": {"strength": 0.65, "texture": False, "texture_strength": 0.65, "max_gain": 1.0},
+}
+
+
+def make_stabilizer(mode: str = "sharp", strength: float | None = None) -> "Stabilizer":
+    """A :class:`Stabilizer` with the settings of ``mode`` (see :data:`MODES`), and
+    ``strength`` if given."""
+    try:
+        settings = dict(MODES[mode])
+    except KeyError:
+        raise ValueError(f"unknown stabilizer mode {mode!r} (use one of {', '.join(MODES)})") from None
+    if strength is not None:
+        settings["strength"] = strength
+    return Stabilizer(**settings)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """One key as seen from the current frame: the composed flow from this frame to the
+    key frame and the weight of the key's texture (both at the flow resolution; a key
+    being faded in has its weight scaled by how far the fade has gone)."""
+
+    key: int
+    flow: np.ndarray
+    weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What :meth:`Stabilizer.prepare` learnt from a source frame, for :meth:`Stabilizer.apply`:
+    the flow to the previous source frame and its trust map (``None`` for both when the past
+    is to be forgotten: first frame, scene cut, size change), the keys to carry, older first,
+    and the id of the key this frame starts (or ``None``)."""
+
+    flow: np.ndarray | None
+    trust: np.ndarray | None
+    keys: tuple[KeyView, ...] = ()
+    new_key: int | None = None
+
+    @property
+    def reset(self) -> bool:
+        return self.flow is None
+
+
+@dataclass
+class _Key:
+    id: int
+    gray: np.ndarray
+    flow: np.ndarray  # from the current frame to the key frame
+    age: int = 0
+
+
+@dataclass
+class Stabilizer:
+    """Flicker removal for stylized video, one frame at a time (see the module's docstring).
+
+    ``stabilizer(source, stylized) -> frame``: ``source`` is the frame the network saw,
+    ``stylized`` the network's output (same size). ``strength``: the weight of the carried
+    past in the low band where the flow is trusted; 0 turns the stabilizer off (frames pass
+    through). ``texture``: carry the texture from key frames (False: the low band only).
+
+    The flow (DIS, ``preset``) is computed on frames scaled to ``flow_size`` px on the
+    shorter side. Trust is 1 where the carried source matches to within ``photo_tol`` gray
+    levels (``key_tol`` for keys, which are further back), falling to 0 at twice that,
+    feathered by ``feather`` px. A cut is less than ``cut_fraction`` of the frame trusted,
+    or a mean difference above ``cut_error`` gray levels. Flow under ``dead_zone`` px (at
+    the flow resolution) does not move a key while the camera is still (the frame's mean
+    flow is under it too): DIS's sub-pixel noise would otherwise make keys drift. A key
+    is replaced after ``key_interval`` frames (four times that while the camera is still),
+    or when it covers less than ``key_cover`` of the frame.
+
+    Each half must see every frame, in order; a frame-size change resets.
+    """
+
+    strength: float = 0.8
+    texture: bool = True
+    texture_strength: float = 0.75
+    flow_size: int | None = 240
+    preset: str = "balanced"
+    band: int = 4
+    photo_tol: float = 30.0
+    key_tol: float = 15.0
+    cut_fraction: float = 0.35
+    cut_error: float = 12.0
+    feather: float = 1.0
+    dead_zone: float = 0.25
+    key_interval: int = 24
+    key_cover: float = 0.6
+    fade: int = 8
+    max_gain: float = 1.4
+    stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength < 1.0:
+            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
+        if self.photo_tol <= 0 or self.key_tol <= 0:
+            raise ValueError(f"photo_tol and key_tol must be > 0, got {self.photo_tol}, {self.key_tol}")
+        if self.band < 2 or self.fade < 1 or self.key_interval < self.fade:
+            raise ValueError("need band >= 2, fade >= 1 and key_interval >= fade")
+        self._flow = FlowEstimator(self.preset, self.flow_size)
+        self._ids = itertools.count()
+        # no texture of its own to carry: one running average of whole frames, in uint8
+        self._whole = not self.texture and self.max_gain <= 1.0 and self.texture_strength == self.strength
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next frame passes through unchanged."""
+        self._prev_gray: np.ndarray | None = None
+        self._keys: list[_Key] = []
+        self._low: np.ndarray | None = None
+        self._high: np.ndarray | None = None
+        self._energy: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+        self._highs: dict[int, np.ndarray] = {}
+        self._shape: tuple[int, ...] | None = None
+
+    # ----------------------------------------------------------------- first half: source only
+
+    def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float) -> tuple[np.ndarray, float]:
+        """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error."""
+        photo = cv2.absdiff(gray, warp(other, flow))
+        w = np.clip(2.0 - photo.astype(np.float32) / tol, 0.0, 1.0)
+        w *= inside_mask(flow)
+        return w, float(photo.mean())
+
+    def _feathered(self, w: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(w, (0, 0), self.feather) if self.feather > 0 else w
+
+    def trust(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The flow from this frame to the previous one, the trust map in [0, 1] (both at
+        the flow resolution), and whether this frame starts a new scene."""
+        f_back = self._flow.calc_small(gray, prev_gray)
+        w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
+        cut = err > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
+        return f_back, self._feathered(w), cut
+
+    def _new_key(self, gray: np.ndarray) -> int:
+        key = _Key(next(self._ids), gray, np.zeros(gray.shape + (2,), np.float32))
+        self._keys.append(key)
+        return key.id
+
+    def prepare(self, source: np.ndarray) -> Motion:
+        """The first half, from the source frame alone: flow to the previous source frame,
+        where to trust it, and which keys to carry."""
+        t0 = time.perf_counter()
+        gray = self._flow.small(to_gray(source))
+        prev_gray, self._prev_gray = self._prev_gray, gray
+        motion = None
+        if prev_gray is not None and prev_gray.shape == gray.shape and self.strength > 0.0:
+            f_back, w, cut = self.trust(gray, prev_gray)
+            if not cut:
+                motion = Motion(f_back, w, *self._carry(gray, f_back))
+        if motion is None:
+            self._keys = []
+            motion = Motion(None, None, (), self._new_key(gray) if self.texture and self.strength > 0 else None)
+        self.stats.prepare_seconds += time.perf_counter() - t0
+        return motion
+
+    def _carry(self, gray: np.ndarray, f_back: np.ndarray) -> tuple[tuple[KeyView, ...], int | None]:
+        """Move the keys on by this frame's flow; the views of them that apply uses; start a
+        new key when the newest is old or covers too little."""
+        if not self.texture:
+            return (), None
+        step = f_back
+        mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
+        still = float(mag.mean()) < self.dead_zone
+        if still:  # a still camera: DIS's sub-pixel noise must not move keys
+            step = f_back * np.clip(mag / self.dead_zone - 1.0, 0.0, 1.0)
+        views = []
+        for i, key in enumerate(self._keys):
+            key.flow = step + warp(key.flow, step)
+            key.age += 1
+            w, _ = self._trust(gray, key.gray, key.flow, self.key_tol)
+            w = self._feathered(w)
+            if i == 1:  # the newer of two keys, fading in
+                w *= min(1.0, key.age / self.fade)
+            views.append(KeyView(key.id, key.flow, w))
+        if len(self._keys) == 2 and self._keys[1].age >= self.fade:
+            self._keys.pop(0)
+        new = None
+        # a still camera keeps a key four times longer: each new key's fade-in is flicker too
+        interval = self.key_interval * (4 if still else 1)
+        if len(self._keys) == 1 and (self._keys[0].age >= interval or float(views[-1].weight.mean()) < self.key_cover):
+            new = self._new_key(gray)
+        return tuple(views), new
+
+    # ----------------------------------------------------------------- second half: full resolution
+
+    def apply(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
+        """The second half: the network's output ``stylized`` steadied with what
+        :meth:`prepare` returned for this frame's source."""
+        t0 = time.perf_counter()
+        stylized = np.ascontiguousarray(stylized)
+        self.stats.frames += 1
+        if self._whole:
+            out = self._apply_whole(motion, stylized)
+            self.stats.apply_seconds += time.perf_counter() - t0
+            return out
+        low, high = split(stylized.astype(np.float32), self.band)
+        small = low.shape[:2]
+        energy = local_energy(high, small)  # what the texture's energy should be, cell by cell
+        fresh_high, fresh_energy = high, energy
+        if motion.reset or self._low is None or self._shape != stylized.shape:
+            self.stats.resets += 1
+            self._highs = {}
+            out_low, out = low, stylized
+        else:
+            trust = _resize(motion.trust, small) * self.strength
+            out_low = _mix(low, warp(self._low, upscale_flow(motion.flow, small)), trust)
+            self.stats.trusted += float(trust.mean())
+            h, w = stylized.shape[:2]
+            layers = []
+            if self.texture_strength > 0 and self._high is not None:
+                # where no key holds: the previous texture, carried one frame, partly kept
+                layers.append((self._high, self._energy, motion.flow, motion.trust * self.texture_strength))
+            layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
+            for texture, texture_energy, flow, weight in layers:
+                carried = warp(texture, upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
+                high = _mix(high, carried, _resize(weight, (h, w)))
+                cell = _resize(weight, small, cv2.INTER_AREA)
+                energy = energy + cell * (warp(texture_energy, upscale_flow(flow, small)) - energy)
+            if layers and self.max_gain > 1.0:
+                # unrelated textures mixed lose energy (an even mix of two keeps half), and
+                # resampling takes the finest detail: give the texture its energy back
+                gain = np.sqrt((energy + 1.0) / (local_energy(high, small) + 1.0))
+                np.clip(gain, 1.0, self.max_gain, out=gain)
+                gain = _resize(gain, (h, w))
+                cv2.multiply(high, cv2.merge([gain, gain, gain]), dst=high)  # high is a mix here, not fresh_high
+            if motion.keys:
+                self.stats.carried += float(motion.keys[-1].weight.mean())
+            out = cv2.add(_resize(out_low, (h, w)), high, dtype=cv2.CV_8U)
+        if motion.new_key is not None:
+            self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
+            self._highs[motion.new_key] = (fresh_high, fresh_energy)
+            self.stats.keys += 1
+        elif motion.keys and len(self._highs) > len(motion.keys):
+            keep = {v.key for v in motion.keys}
+            self._highs = {k: v for k, v in self._highs.items() if k in keep}
+        self._low, self._shape = out_low, stylized.shape
+        self._high, self._energy = (high, energy) if self.texture_strength > 0 else (None, None)
+        self.stats.apply_seconds += time.perf_counter() - t0
+        return out
+
+    def _apply_whole(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
+        """The ``fast`` mode: the previous output, carried by the flow, blended into the
+        whole frame where the flow is trusted (a motion-compensated running average)."""
+        prev = self._out
+        if motion.reset or prev is None or prev.shape != stylized.shape:
+            self.stats.resets += 1
+            out = stylized
+        else:
+            h, w = stylized.shape[:2]
+            warped = warp(prev, upscale_flow(motion.flow, (h, w)), cv2.INTER_CUBIC)
+            weight = _resize(motion.trust, (h, w)) * self.strength
+            out = cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
+            self.stats.trusted += float(motion.trust.mean()) * self.strength
+        self._out = out
+        return out
+
+    def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        if source.shape[:2] != stylized.shape[:2]:
+            raise ValueError(f"source {source.shape} and stylized {stylized.shape} frames differ in size")
+        return self.apply(self.prepare(source), stylized)
