@@ -15,7 +15,7 @@ import time
 from rtstyle import Stylizer, pipeline
 from rtstyle.media import Camera, resize_shorter
 from rtstyle.media.virtualcam import register_stand_in
-from rtstyle.temporal import Stabilizer
+from rtstyle.stabilizer import make_stabilizer
 
 
 def main() -> None:
@@ -29,13 +29,14 @@ def main() -> None:
     stylizer = Stylizer.load(args.style, device="cpu", image_size=args.size)
     with Camera(args.clip) as cam:
         frames = [resize_shorter(f, args.size, multiple=2) for f in cam]
-    ms: dict[str, list[float]] = {"network": [], "loop": [], "loop + stabilizer": []}
+    ms: dict[str, list[float]] = {"network": [], "loop": [], "loop + stabilizer": [], "loop + stabilizer (fast)": []}
     for _ in range(args.runs):
         t = time.perf_counter()
         for f in frames:
             stylizer.stylize_frame(f, multiple=2)
         ms["network"].append(1000 * (time.perf_counter() - t) / len(frames))
-        for name, stabilizer in (("loop", None), ("loop + stabilizer", Stabilizer())):
+        for name, stabilizer in (("loop", None), ("loop + stabilizer", make_stabilizer()),
+                                 ("loop + stabilizer (fast)", make_stabilizer("fast"))):
             r = pipeline.stylize_stream(stylizer, args.clip, show=False, progress=False, virtual_camera="",
                                         keys=lambda: [], postprocess=stabilizer, say=lambda s: None)
             ms[name].append(1000 * r["seconds"] / r["frames"])
