@@ -84,36 +84,6 @@ class Blend:
         return (cur + 0.5).astype(np.uint8)
 
 
-class SharedFlowMeter:
-    """The warping-error metric for several versions of the same video at once (one flow)."""
-
-    def __init__(self, names: list[str]):
-        self.flow = temporal.FlowEstimator("medium")
-        self.names = names
-        self.prev: tuple | None = None
-        self.err: dict[str, list[float]] = {n: [] for n in ["source", *names]}
-        self.sharp: dict[str, list[float]] = {n: [] for n in ["source", *names]}
-
-    def update(self, source: np.ndarray, outs: dict[str, np.ndarray]) -> None:
-        frames = {"source": source, **outs}
-        for n, f in frames.items():
-            self.sharp[n].append(temporal.sharpness(f))
-        if self.prev is not None:
-            prev_frames = self.prev
-            f_back = self.flow(source, prev_frames["source"])
-            f_fwd = self.flow(prev_frames["source"], source)
-            mask = temporal.consistency_mask(f_back, f_fwd)
-            for n, f in frames.items():
-                e = temporal.warping_error(prev_frames[n], f, f_back, mask)
-                if e is not None:
-                    self.err[n].append(e)
-        self.prev = frames
-
-    def result(self) -> dict[str, dict[str, float]]:
-        return {n: {"warping_error": float(np.mean(self.err[n])), "sharpness": float(np.mean(self.sharp[n]))}
-                for n in self.err}
-
-
 def clip_frames(video: str, size: int, limit: int | None = None):
     """(index, frame) for the first ``limit`` frames of ``video`` (all if None), resized to
     ``size`` px on the shorter side, even sides: what ``stylize --image-size`` feeds."""
@@ -140,7 +110,7 @@ def measure_style(args, style: int) -> dict:
     backend = MultiStyle26(args.onnx, style, args.threads)
     stab = temporal.Stabilizer(**({"strength": args.strength} if args.strength is not None else {}))
     blend = Blend(args.blend)
-    meter = SharedFlowMeter(["bare", "stabilized", "blend"])
+    meter = temporal.WarpingErrorMeter()  # one flow for all versions, the source's own floor among them
     t_net = t_stab = 0.0
     shift_frames = []
     for i, src in clip_frames(args.video, args.size, args.frames):
@@ -150,11 +120,12 @@ def measure_style(args, style: int) -> dict:
         st = stab(src, out)
         t2 = time.perf_counter()
         t_net, t_stab = t_net + t1 - t0, t_stab + t2 - t1
-        meter.update(src, {"bare": out, "stabilized": st, "blend": blend(src, out)})
+        meter.update(src, {"source": src, "bare": out, "stabilized": st, "blend": blend(src, out)})
         if i % 100 == 50 and len(shift_frames) < 4:
             shift_frames.append(src)
-    n = len(meter.sharp["source"])
-    r = meter.result()
+    n = meter.frames
+    r = {name: {k: meter.result(name)[k] for k in ("warping_error", "sharpness")}
+         for name in ("source", "bare", "stabilized", "blend")}
     return {"style": style, "frames": n, **r, "shift_error_1px": shift_error(backend, shift_frames),
             "network_ms": 1000 * t_net / n, "stabilizer_ms": 1000 * t_stab / n, "stabilizer": stab.stats.to_dict()}
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal_figures import MultiStyle26, SharedFlowMeter, clip_frames, shift_error  # noqa: E402
+from temporal_figures import MultiStyle26, clip_frames, shift_error  # noqa: E402
 
 from rtstyle import temporal  # noqa: E402
 from rtstyle.runtime import load_backend  # noqa: E402
@@ -72,17 +72,17 @@ def main(argv=None) -> int:
         backends[f"student w={w:g}"] = load_backend(path, "cpu")
         fidelity[f"student w={w:g}"] = load_model(path)[1].get("fidelity", {}).get("student_vs_teacher_db")
     stabilizers = {name: temporal.Stabilizer() for name in backends}
-    meter = SharedFlowMeter([n for name in backends for n in (name, name + " +stabilizer")])
+    meter = temporal.WarpingErrorMeter()  # one flow for all versions, the source's own floor among them
     shift_frames = []
     for i, src in clip_frames(args.video, args.size, args.frames):
         outs = {}
         for name, backend in backends.items():
             outs[name] = backend(src)
             outs[name + " +stabilizer"] = stabilizers[name](src, outs[name])
-        meter.update(src, outs)
+        meter.update(src, {"source": src, **outs})
         if i % 100 == 50 and len(shift_frames) < 4:
             shift_frames.append(src)
-    r = meter.result()
+    r = {name: meter.result(name) for name in ["source", *(n for b in backends for n in (b, b + " +stabilizer"))]}
     rows = {}
     print(f"{'model':<22} {'warping error':>13} {'+stabilizer':>11} {'sharpness':>9} {'+stab.':>7} "
           f"{'shift 1px':>9} {'PSNR vs teacher':>15}")
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         shift = f"{q['shift_error_1px']:9.6f}" if q["shift_error_1px"] is not None else f"{'-':>9}"
         print(f"{name:<22} {q['warping_error']:13.6f} {q['stabilized_warping_error']:11.6f} {q['sharpness']:9.1f} "
               f"{q['stabilized_sharpness']:7.1f} {shift} {fid:>15}")
-    print(f"source floor {r['source']['warping_error']:.6f}; frames {len(meter.sharp['source'])}")
+    print(f"source floor {r['source']['warping_error']:.6f}; frames {meter.frames}")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "models": rows,
                                                "source_warping_error": r["source"]["warping_error"]}, indent=2))

@@ -310,7 +310,6 @@ class Stabilizer:
         fresh_high, fresh_energy = high, energy
         if motion.reset or self._low is None or self._shape != stylized.shape:
             self.stats.resets += 1
-            self._highs = {}
             out_low, out = low, stylized
         else:
             trust = _resize(motion.trust, small) * self.strength
@@ -337,13 +336,11 @@ class Stabilizer:
             if motion.keys:
                 self.stats.carried += float(motion.keys[-1].weight.mean())
             out = cv2.add(_resize(out_low, (h, w)), high, dtype=cv2.CV_8U)
+        # keep the textures of the keys prepare still carries (a reset carries none), add the new one
+        self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
         if motion.new_key is not None:
-            self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
             self._highs[motion.new_key] = (fresh_high, fresh_energy)
             self.stats.keys += 1
-        elif motion.keys and len(self._highs) > len(motion.keys):
-            keep = {v.key for v in motion.keys}
-            self._highs = {k: v for k, v in self._highs.items() if k in keep}
         self._low, self._shape = out_low, stylized.shape
         self._high, self._energy = (high, energy) if self.texture_strength > 0 else (None, None)
         self.stats.apply_seconds += time.perf_counter() - t0
@@ -360,7 +357,7 @@ class Stabilizer:
             h, w = stylized.shape[:2]
             warped = warp(prev, upscale_flow(motion.flow, (h, w)), cv2.INTER_CUBIC)
             weight = _resize(motion.trust, (h, w)) * self.strength
-            out = cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
+            out = _mix(stylized, warped, weight)
             self.stats.trusted += float(motion.trust.mean()) * self.strength
         self._out = out
         return out
