@@ -1,0 +1,51 @@
+"""How far each stabilizer mode moves the style away from what the network drew: the Gram
+(style) distance of stabilized frames to the bare network's frames, as a share of the
+unstyled source frame's Gram distance to them (0%: the style's statistics untouched;
+100%: as far off as no style at all). Sums over relu1_2, relu2_2, relu3_3 and relu4_3, as
+the training loss does; 8 frames spread over the first ``--frames`` of each clip.
+
+    python tools/temporal_gram.py --vgg-weights vgg16-keras.pth vtest.avi bikes.mp4 [--image-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from rtstyle.losses import gram_distance
+from rtstyle.media import VideoReader, resize_shorter
+from rtstyle.stabilizer import make_stabilizer
+from rtstyle.stylizer import Stylizer
+from rtstyle.vgg import frame_features, load_vgg16
+
+
+@torch.no_grad()
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("clips", nargs="+")
+    p.add_argument("--vgg-weights", required=True)
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--frames", type=int, default=120)
+    p.add_argument("--style", default=None)
+    args = p.parse_args()
+    vgg = load_vgg16(args.vgg_weights)
+    stylizer = Stylizer.load(args.style, device="cpu")
+    for clip in args.clips:
+        with VideoReader(clip) as reader:
+            src = [resize_shorter(f, args.image_size, multiple=2) for _, f in zip(range(args.frames), reader, strict=False)]
+        bare = [stylizer.stylize_frame(f) for f in src]
+        picks = list(range(10, len(src), max(1, len(src) // 8)))[:8]
+        shares = {}
+        for mode in ("sharp", "fast"):
+            stab = make_stabilizer(mode)
+            out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
+            shares[mode] = np.mean([gram_distance(frame_features(vgg, out[t]), frame_features(vgg, bare[t])).item() /
+                                    gram_distance(frame_features(vgg, src[t]), frame_features(vgg, bare[t])).item()
+                                    for t in picks])
+        print(f"| {clip} | {len(picks)} | {shares['sharp']:.1%} | {shares['fast']:.1%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
