@@ -430,3 +430,30 @@ def test_training_with_a_temporal_weight(tmp_path, content_dir, style_image, vgg
     b.run()
     for k, v in a.model.state_dict().items():
         torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
+
+
+def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
+    """The sharp stabilizer mixes carried textures in strips of rows and skips a layer where
+    later layers cover it: the result must be the whole-frame mix, layer after layer, even
+    where the skipped rows meet the mixed ones (a frame that is not a whole number of strips)."""
+    rng = np.random.default_rng(3)
+    h, w, fh, fw = 200, 152, 100, 76
+    high = rng.normal(0, 20, (h, w, 3)).astype(np.float32)
+    layers = []
+    for k in range(3):
+        texture = rng.normal(0, 20, (h, w, 3)).astype(np.float32)
+        flow = rng.normal(0, 1.5, (fh, fw, 2)).astype(np.float32) + k
+        weight = rng.uniform(0, 1, (fh, fw)).astype(np.float32)
+        layers.append((texture, flow, weight))
+    # the last layer covers rows 20-80 (at the flow resolution) whole: the others are not
+    # needed there, and one strip of 64 rows (flow rows 32-64) lies inside
+    layers[-1][2][20:80] = 1.0
+    layers[-1][2][20:33] = 0.9  # and partly rows 20-32: the strip of rows 64-127 needs them
+    before = high.copy()
+    expected = high.copy()
+    for texture, flow, weight in layers:
+        carried = temporal.warp(texture, temporal.upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
+        expected = stabilizer._mix(expected, carried, cv2.resize(weight, (w, h)))
+    got = stabilizer._carry_texture(high, layers)
+    assert np.abs(got - expected).max() < 1e-3
+    assert np.array_equal(high, before)  # the input is left as it was

@@ -40,7 +40,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .temporal import FlowEstimator, inside_mask, to_gray, upscale_flow, warp
+from .temporal import FlowEstimator, _grid, inside_mask, to_gray, upscale_flow, warp
 
 
 def _resize(x: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -60,7 +60,8 @@ def split(frame: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
     """A float32 frame -> (its low band at 1/``band`` resolution, its high band at full
     resolution): ``frame == grow(low) + high``."""
     small = _resize(frame, low_size(frame.shape, band), cv2.INTER_AREA)
-    return small, frame - _resize(small, frame.shape[:2])
+    grown = _resize(small, frame.shape[:2])
+    return small, cv2.subtract(frame, grown, dst=grown)
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -73,6 +74,55 @@ def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from every other pixel of every other row (a statistic: a quarter of the samples do)."""
     x = x[::2, ::2]
     return _resize(np.einsum("ijk,ijk->ij", x, x), size, cv2.INTER_AREA)
+
+
+STRIP = 64  # rows of the full-resolution texture work done at a time
+NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
+
+
+def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``high`` mixed in turn with each layer's texture carried by its flow (bicubic), by
+    its weight (``layers``: (texture, flow, weight), flow and weight at the flow
+    resolution): ``high = mix(high, warp(texture, flow), weight)`` for each layer in order,
+    into a new array. Done in strips of rows (the temporaries stay small), and a layer is
+    not resampled in a strip where what the later layers leave of its weight is negligible
+    everywhere (the textures under a key that covers the frame are not needed)."""
+    h, w = high.shape[:2]
+    fh = layers[0][2].shape[0]
+    # the weight of each layer in the result, row by row: its own, times what the later layers leave
+    reach, left = [], np.ones_like(layers[0][2])
+    for _, _, weight in reversed(layers):
+        reach.append((weight * left).max(axis=1))
+        left = left * (1.0 - weight)
+    reach.reverse()
+    out = high.copy()
+    for (texture, flow, weight), rows in zip(layers, reach, strict=True):
+        if rows.max() < NEGLIGIBLE:
+            continue
+        flow, weight = upscale_flow(flow, (h, w)), _resize(weight, (h, w))
+        for y0 in range(0, h, STRIP):
+            y1 = min(h, y0 + STRIP)
+            if rows[max(0, y0 * fh // h - 1):y1 * fh // h + 2].max() < NEGLIGIBLE:
+                continue
+            where = _grid(h, w)[y0:y1] + flow[y0:y1]
+            carried = cv2.remap(texture, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            out[y0:y1] = _mix(out[y0:y1], carried, weight[y0:y1])
+    return out
+
+
+def _compose(low: np.ndarray, high: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    """The uint8 frame ``grow(low) + gain * high`` (``gain`` HxW, or None for 1), strip by
+    strip; ``high`` is multiplied by ``gain`` in place."""
+    h, w = high.shape[:2]
+    low = _resize(low, (h, w))
+    out = np.empty((h, w, 3), np.uint8)
+    for y0 in range(0, h, STRIP):
+        rows = slice(y0, min(h, y0 + STRIP))
+        if gain is not None:
+            g = gain[rows]
+            cv2.multiply(high[rows], cv2.merge([g, g, g]), dst=high[rows])
+        cv2.add(low[rows], high[rows], dst=out[rows], dtype=cv2.CV_8U)
+    return out
 
 
 @dataclass
@@ -227,7 +277,7 @@ class Stabilizer:
     def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float) -> tuple[np.ndarray, float]:
         """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error."""
         photo = cv2.absdiff(gray, warp(other, flow))
-        w = np.clip(2.0 - photo.astype(np.float32) / tol, 0.0, 1.0)
+        w = cv2.LUT(photo, np.clip(2.0 - np.arange(256, dtype=np.float32) / tol, 0.0, 1.0))
         w *= inside_mask(flow)
         return w, float(photo.mean())
 
@@ -321,9 +371,9 @@ class Stabilizer:
                 # where no key holds: the previous texture, carried one frame, partly kept
                 layers.append((self._high, self._energy, motion.flow, motion.trust * self.texture_strength))
             layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
-            for texture, texture_energy, flow, weight in layers:
-                carried = warp(texture, upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
-                high = _mix(high, carried, _resize(weight, (h, w)))
+            if layers:
+                high = _carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
+            for _, texture_energy, flow, weight in layers:
                 cell = _resize(weight, small, cv2.INTER_AREA)
                 energy = energy + cell * (warp(texture_energy, upscale_flow(flow, small)) - energy)
             if layers and self.max_gain > 1.0:
@@ -332,10 +382,11 @@ class Stabilizer:
                 gain = np.sqrt((energy + 1.0) / (local_energy(high, small) + 1.0))
                 np.clip(gain, 1.0, self.max_gain, out=gain)
                 gain = _resize(gain, (h, w))
-                cv2.multiply(high, cv2.merge([gain, gain, gain]), dst=high)  # high is a mix here, not fresh_high
+            else:
+                gain = None
             if motion.keys:
                 self.stats.carried += float(motion.keys[-1].weight.mean())
-            out = cv2.add(_resize(out_low, (h, w)), high, dtype=cv2.CV_8U)
+            out = _compose(out_low, high, gain)  # high is a mix here (not fresh_high) when gained
         # keep the textures of the keys prepare still carries (a reset carries none), add the new one
         self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
         if motion.new_key is not None:

@@ -106,10 +106,9 @@ def upscale_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     fh, fw = flow.shape[:2]
     if (fh, fw) == (h, w):
         return flow
-    out = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-    out[..., 0] *= w / fw
-    out[..., 1] *= h / fh
-    return out
+    # scaled first: the small flow is cheaper to scale than the large one, and linear
+    # interpolation commutes with scaling
+    return cv2.resize(flow * np.float32([w / fw, h / fh]), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -122,9 +121,7 @@ def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LIN
 def inside_mask(flow: np.ndarray) -> np.ndarray:
     """Where ``x + flow(x)`` lands inside the frame (bool HxW)."""
     h, w = flow.shape[:2]
-    pos = _grid(h, w) + flow
-    x, y = pos[..., 0], pos[..., 1]
-    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    return cv2.inRange(_grid(h, w) + flow, (0.0, 0.0), (w - 1.0, h - 1.0)).astype(bool)
 
 
 def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, rel: float = 0.01, abs_px: float = 0.5) -> np.ndarray:
