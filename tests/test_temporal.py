@@ -195,6 +195,28 @@ def test_stabilizer_keeps_texture_sharp_on_a_pan(step):
     assert averaged["sharpness"] < 0.75 * before["sharpness"]
 
 
+def _key_drift(frames: list[np.ndarray], stab: stabilizer.Stabilizer) -> float:
+    """How far (px, at the frame's size, on average) the first key has moved by the last frame."""
+    for f in frames:
+        motion = stab.prepare(f)
+    (view,) = [v for v in motion.keys if v.key == 0]
+    scale = frames[0].shape[1] / view.flow.shape[1]
+    return scale * float(np.sqrt((view.flow**2).sum(-1)).mean())
+
+
+def test_keys_stay_put_on_a_still_noisy_camera_and_follow_a_slow_pan():
+    """Sub-pixel flow noise on a still camera must not move the carried texture (it would
+    swim), while a slow pan, only a little faster than that noise, must move it with the
+    content: the camera's stillness is judged on the whole frame, the dead zone per pixel."""
+    rng = np.random.default_rng(3)
+    still = canvas(H, W, 7)
+    noisy = [np.clip(still + rng.normal(0, 12, still.shape), 0, 255).astype(np.uint8) for _ in range(20)]
+    assert _key_drift(noisy, stabilizer.Stabilizer()) < 0.02  # 0.07 with a dead zone of 0.25 px, 0.3 without
+    step = (0.3, 0.1)
+    drift = _key_drift(subpixel_pan(20, step), stabilizer.Stabilizer())
+    assert drift == pytest.approx(19 * np.hypot(*step), rel=0.3)
+
+
 def test_stabilizer_strength_zero_passes_frames_through():
     src = subpixel_pan(4)
     bare = swimming_texture(src)

@@ -221,9 +221,10 @@ class Stabilizer:
     shorter side. Trust is 1 where the carried source matches to within ``photo_tol`` gray
     levels (``key_tol`` for keys, which are further back), falling to 0 at twice that,
     feathered by ``feather`` px. A cut is less than ``cut_fraction`` of the frame trusted,
-    or a mean difference above ``cut_error`` gray levels. Flow under ``dead_zone`` px (at
-    the flow resolution) does not move a key while the camera is still (the frame's mean
-    flow is under it too): DIS's sub-pixel noise would otherwise make keys drift. A key
+    or a mean difference above ``cut_error`` gray levels. The camera is still while the
+    frame's mean flow is under ``still_motion`` px (at the flow resolution); then flow
+    under ``dead_zone`` px does not move a key (and up to twice that moves it less): DIS's
+    sub-pixel noise would otherwise make keys drift. A key
     is replaced after ``key_interval`` frames (four times that while the camera is still),
     or when it covers less than ``key_cover`` of the frame.
 
@@ -241,7 +242,8 @@ class Stabilizer:
     cut_fraction: float = 0.35
     cut_error: float = 12.0
     feather: float = 1.0
-    dead_zone: float = 0.25
+    still_motion: float = 0.25
+    dead_zone: float = 1.0
     key_interval: int = 24
     key_cover: float = 0.6
     fade: int = 8
@@ -321,7 +323,7 @@ class Stabilizer:
             return (), None
         step = f_back
         mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
-        still = float(mag.mean()) < self.dead_zone
+        still = float(mag.mean()) < self.still_motion
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
             step = f_back * np.clip(mag / self.dead_zone - 1.0, 0.0, 1.0)
         views = []
