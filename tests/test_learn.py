@@ -1,10 +1,12 @@
 """rtstyle learn: a picture in, a user style out, within the budget; user style names."""
 
 import json
+import shlex
 import time
 
 import numpy as np
 import pytest
+import torch
 from conftest import make_photo, textured_model
 from PIL import Image
 
@@ -78,6 +80,24 @@ def test_learn_keeps_its_budget_and_installs_a_style_every_command_takes(paintin
     assert main(["styles", "--remove", "my-painting"]) == 0
     assert not any(folder.iterdir())
     assert main(["stylize", "--style", "my-painting", "--input", str(photo), "--output", str(tmp_path / "x.png")]) == 2
+
+
+def test_the_equivalent_train_command_makes_the_same_model(painting, vgg_weights, content_dir, tmp_path,
+                                                          user_dirs, capsys):
+    """`learn --json` prints the `rtstyle train` command of its recipe: run for the same
+    steps, it makes the same network (learning rate, style weight and paths included)."""
+    assert main(_learn(painting, vgg_weights, content_dir, "--steps", "3", "--json")) == 0
+    result = json.loads(capsys.readouterr().out)
+    args = shlex.split(result["equivalent"])
+    assert args[:2] == ["rtstyle", "train"] and "--lr" in args
+    out = tmp_path / "train"
+    assert main([*args[1:], "--save-model-dir", str(out), "--device", "cpu", "--no-progress"]) == 0
+    learned, _ = checkpoint.load_model(result["model"])
+    trained, _ = checkpoint.load_model(out / "model.pth")
+    for (name, a), b in zip(learned.state_dict().items(), trained.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    jungle, _ = checkpoint.load_model(styles.builtin_styles()["jungle"].path)
+    assert not all(torch.equal(a, b) for a, b in zip(learned.state_dict().values(), jungle.state_dict().values(), strict=True))
 
 
 @pytest.mark.parametrize("args, message", [
