@@ -96,7 +96,8 @@ def test_perceptual_term_brings_the_students_texture_closer_to_the_teachers(tmp_
     a, b = plain.fidelity_result, gram.fidelity_result
     for f in (a, b):
         assert f["images"] == 1 and f["gram_distance"] > 0 and f["teacher_self_gram_distance"] >= 0
-        assert f["sharpness_vs_teacher"] == pytest.approx(f["student_sharpness"] / f["teacher_sharpness"], rel=0.01)
+        # stored to 3 decimals
+        assert f["sharpness_vs_teacher"] == pytest.approx(f["student_sharpness"] / f["teacher_sharpness"], abs=5e-4)
     # seen: 0.59x the Gram distance, 2.9x the sharpness
     assert b["gram_distance"] < 0.8 * a["gram_distance"], (a, b)
     assert b["sharpness_vs_teacher"] > 2 * a["sharpness_vs_teacher"], (a, b)
