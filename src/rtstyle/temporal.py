@@ -24,6 +24,7 @@ _PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "balanced": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,  # with fewer iterations: see _dis
+    "fine": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,  # balanced down to the input's own scale: see _dis
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
@@ -42,15 +43,23 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
     patch stride 4 instead of 3, and 6 gradient-descent and 1 variational-refinement
     iterations instead of 25 and 5 -- about 4x faster (1.9 ms at 320x240 on 2 cores),
     and nearly as good for the stabilizer on real video (on vtest.avi its warping error
-    is 28% of the bare model's, against 26% with ``medium``)."""
+    is 28% of the bare model's, against 26% with ``medium``).
+
+    ``fine``: ``balanced`` with its finest scale at 0, so the patches are matched on the
+    input itself rather than on a half-size copy of it: about as fine as ``balanced`` on
+    an input twice the size, for less (at 180 px it beat ``balanced`` at 300 px, for 15%
+    less time). Texture carried by the flow stays on moving faces and bodies (the sharp
+    stabilizer: docs/benchmarks.md, "The flow's finest scale")."""
     try:
         dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     except KeyError:
         raise ValueError(f"unknown DIS preset {preset!r} (use one of {', '.join(_PRESETS)})") from None
-    if preset == "balanced":
+    if preset in ("balanced", "fine"):
         dis.setPatchStride(4)
         dis.setGradientDescentIterations(6)
         dis.setVariationalRefinementIterations(1)
+    if preset == "fine":
+        dis.setFinestScale(0)
     return dis
 
 
@@ -68,24 +77,34 @@ class FlowEstimator:
 
     ``size``: compute the flow on frames whose shorter side is at most this many pixels
     (None: full resolution); the result is scaled back up to the input's size.
-    ``preset``: ``ultrafast``, ``fast``, ``balanced`` or ``medium`` (speed/quality, see :func:`_dis`)."""
+    ``preset``: ``ultrafast``, ``fast``, ``balanced``, ``fine`` or ``medium`` (speed/quality,
+    see :func:`_dis`). ``fine`` applies to frames reduced at least :data:`FINE_REDUCTION` times
+    (the reduction averages the pixels' noise away); on smaller frames the noise would pass
+    for motion at that scale, and it works as ``balanced``."""
+
+    FINE_REDUCTION = 1.5
 
     def __init__(self, preset: str = "medium", size: int | None = None):
         self.preset = preset
         self.size = size
-        self._dis = _dis(preset)
+        self._dis = _dis("balanced" if preset == "fine" else preset)
+        self._fine = _dis(preset) if preset == "fine" else None
+        self._reduction = 1.0  # of the last frame made small
 
     def small(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` resized to the working resolution."""
         h, w = gray.shape[:2]
         if self.size is None or min(h, w) <= self.size:
+            self._reduction = 1.0
             return gray
+        self._reduction = min(h, w) / self.size
         s = self.size / min(h, w)
         return cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
     def calc_small(self, a_small: np.ndarray, b_small: np.ndarray) -> np.ndarray:
-        """Flow from ``a`` to ``b``, both already at the working resolution."""
-        return self._dis.calc(a_small, b_small, None)
+        """Flow from ``a`` to ``b``, both already at the working resolution (made by :meth:`small`)."""
+        fine = self._fine is not None and self._reduction >= self.FINE_REDUCTION
+        return (self._fine if fine else self._dis).calc(a_small, b_small, None)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from frame ``a`` to frame ``b`` (RGB or gray), at ``a``'s full size."""
