@@ -83,6 +83,8 @@ def test_the_page_its_files_and_headers(server):
     assert headers["cross-origin-embedder-policy"] == "require-corp"
     assert "default-src 'self'" in headers["content-security-policy"]
     assert request(server, "GET", "/app.js?v=1")[1]["content-type"].startswith("text/javascript")
+    status, headers, body = request(server, "GET", "/stabilizer.mjs")  # app.js imports it: a module needs a JS type
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and b"PageStabilizer" in body
     status, headers, body = request(server, "GET", WASM)
     assert status == 200 and headers["content-type"] == "application/wasm" and body[:4] == b"\0asm"
     status, headers, body = request(server, "HEAD", WASM)

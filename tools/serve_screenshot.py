@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--camera-fps", type=int, default=30, help="the fake camera's frame rate (default: 30)")
     ap.add_argument("--size", default="240", help="the page's processing size (default: 240)")
     ap.add_argument("--seconds", type=float, default=20, help="run this long before measuring (default: 20)")
+    ap.add_argument("--no-stabilize", action="store_true", help="turn the page's Stabilize filter off")
     ap.add_argument("--out", default=str(ROOT / "docs" / "images" / "serve.png"))
     args = ap.parse_args()
 
@@ -68,6 +69,8 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 760})
         page.goto(url_of(server))
         page.select_option("#size", args.size)
+        if args.no_stabilize:
+            page.uncheck("#stabilize")
         page.click(f"#styles button[data-id='{style}']")
         page.wait_for_function("s => document.getElementById('output').dataset.style === s", arg=style, timeout=60000)
         time.sleep(args.seconds)
@@ -77,7 +80,7 @@ def main() -> None:
         browser.close()
     fps, ms = (float(v) for v in re.findall(r"[\d.]+(?= fps| ms)", counter))
     print(json.dumps({"screenshot": args.out, "style": style, "fps": fps, "inference_ms": ms,
-                      "counter": counter, "status": status, "chromium": version}, indent=1))
+                      "stabilize": not args.no_stabilize, "counter": counter, "status": status, "chromium": version}, indent=1))
 
 
 if __name__ == "__main__":

@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--frames", type=_positive_int, default=None, help="CLIPs: score the first N frames only")
     et.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
                     help="CLIPs: the stabilizer's strength (default: its default)")
+    et.add_argument("--browser-filter", action="store_true",
+                    help="CLIPs: score the `serve` page's Stabilize filter (web/stabilizer.mjs, run in Node.js) "
+                         "instead of the stabilizer, at the page's size (default --image-size 240)")
     _add_temporal_mode(et)
     _add_device(et)
     et.add_argument("--json", action="store_true", help="print JSON")
@@ -414,9 +417,16 @@ def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
 
         stylizer = Stylizer.load(resolve_model(args.model, args.style, args.device), device=args.device)
         for clip in args.clips:
-            stabilizer = _stabilizer(args)
+            if args.browser_filter:  # the page's frames: 240 px by default, sides a multiple of the model's
+                from .web_filter import BrowserFilter
+
+                with BrowserFilter() as page:
+                    row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size or 240,
+                                                      args.frames, page, multiple=getattr(stylizer.backend, "factor", 4))
+                rows.append({**row, "filter": "browser page"})
+                continue
             rows.append(temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames,
-                                                    stabilizer))
+                                                    _stabilizer(args)))
     return {"clips": rows, "summary": temporal_eval.summarize(rows)}
 
 

@@ -45,7 +45,7 @@ from .runtime.onnx_backend import OnnxBackend
 from .styles import Style, builtin_styles, default_style, user_styles
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-PAGE_FILES = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
+PAGE_FILES = {"/": "index.html", "/app.js": "app.js", "/stabilizer.mjs": "stabilizer.mjs", "/style.css": "style.css"}
 THUMBNAIL_PHOTO = WEB_DIR / "thumbnail-photo.jpg"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",

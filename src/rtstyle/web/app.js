@@ -2,6 +2,8 @@
 // Each model takes image: float32 [1, 3, H, W], RGB in 0-255, H and W multiples of the
 // model's `multiple`, and gives stylized: the same shape, 0-255.
 
+import { PageStabilizer } from './stabilizer.mjs';
+
 const $ = (id) => document.getElementById(id);
 const video = $('video');
 const input = $('input');
@@ -128,54 +130,9 @@ function playFile(file) {
 
 // ---------------------------------------------------------------- temporal stabilization
 
-// A cheap stand-in for rtstyle's Stabilizer (stabilizer.py), which carries past output
-// with optical flow. Here there is no flow: the frame is cut into CELL x CELL cells, and
-// where a cell's mean gray level moved less than TOL since the last frame, the previous
-// output is blended in (out = y + STRENGTH * trust * (previous - y); trust 1 under TOL,
-// 0 at 2 TOL, interpolated bilinearly between cell centres). Still parts stop flickering;
-// moving parts show the network's output as it is. A cut (mean change over CUT) resets.
-const CELL = 8, TOL = 4, CUT = 40, STRENGTH = 0.65;
-
-const stabilizer = {
-  key: '', // model and frame size: a change of either starts afresh
-  gray: null,
-  previous: null,
-  apply(key, x, y, w, h) { // blends into y, the network's output, in place
-    const n = w * h, gw = Math.ceil(w / CELL), gh = Math.ceil(h / CELL);
-    const gray = new Float32Array(gw * gh), count = new Float32Array(gw * gh);
-    for (let py = 0; py < h; py++) {
-      for (let px = 0; px < w; px++) {
-        const i = py * w + px, c = ((py / CELL) | 0) * gw + ((px / CELL) | 0);
-        gray[c] += 0.299 * x[i] + 0.587 * x[n + i] + 0.114 * x[2 * n + i];
-        count[c]++;
-      }
-    }
-    for (let c = 0; c < gray.length; c++) gray[c] /= count[c];
-    const { gray: before, previous } = this, fresh = key !== this.key;
-    Object.assign(this, { key, gray, previous: y });
-    if (fresh) return;
-    const trust = new Float32Array(gray.length);
-    let change = 0;
-    for (let c = 0; c < gray.length; c++) {
-      const d = Math.abs(gray[c] - before[c]);
-      change += d;
-      trust[c] = Math.min(1, Math.max(0, 2 - d / TOL));
-    }
-    if (change / gray.length > CUT) return;
-    const at = (v, size) => Math.min(Math.max((v + 0.5) / CELL - 0.5, 0), size - 1);
-    for (let py = 0; py < h; py++) {
-      const v = at(py, gh), j0 = Math.floor(v), j1 = Math.min(j0 + 1, gh - 1), fv = v - j0;
-      for (let px = 0; px < w; px++) {
-        const u = at(px, gw), i0 = Math.floor(u), i1 = Math.min(i0 + 1, gw - 1), fu = u - i0;
-        const t = (1 - fv) * ((1 - fu) * trust[j0 * gw + i0] + fu * trust[j0 * gw + i1])
-                + fv * ((1 - fu) * trust[j1 * gw + i0] + fu * trust[j1 * gw + i1]);
-        if (t === 0) continue;
-        const k = STRENGTH * t;
-        for (let i = py * w + px; i < 3 * n; i += n) y[i] += k * (previous[i] - y[i]);
-      }
-    }
-  },
-};
+// rtstyle's Stabilizer in JavaScript (stabilizer.mjs): the colours averaged along the
+// motion, the brush strokes carried with it, never blurred.
+const stabilizer = new PageStabilizer();
 
 // ---------------------------------------------------------------- the frame loop
 
@@ -219,7 +176,7 @@ async function stylize({ session, model }) {
   const ms = performance.now() - t0;
   const y = result[session.outputNames[0]].data;
   if ($('stabilize').checked) stabilizer.apply(`${model.id} ${w}x${h}`, x, y, w, h);
-  else stabilizer.key = '';
+  else stabilizer.reset();
   fit(input, w, h);
   fit(output, w, h);
   inputCtx.putImageData(frame, 0, 0); // the frame the network saw, shown with its output

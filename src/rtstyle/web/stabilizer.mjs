@@ -1,0 +1,439 @@
+// The page's temporal filter: rtstyle's Stabilizer (stabilizer.py) in plain JavaScript,
+// with a cheaper motion estimate (there is no OpenCV here).
+//
+// The network's output y is split in two bands. The low band (BAND x BAND cell means:
+// colour and shading) is a motion-compensated running average: the previous low band,
+// carried by the motion, blended in where the motion is trusted (STRENGTH). The high band
+// (the rest: the style's texture, its strokes) is never averaged with other texture, which
+// is what blurs moving cameras: a *key* frame's texture is carried instead, by the motion
+// composed from the key to the present (resampled once, bicubic, not once per frame). A new
+// key is taken every KEY_INTERVAL frames (four times that while the camera is still) or
+// when the carried key covers less than KEY_COVER of the frame, and fades in over FADE
+// frames. Where no key holds, the network's own texture shows. The texture's local energy
+// is given back (by at most MAX_GAIN) to what its sources had, as mixing and resampling
+// lose some.
+//
+// Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
+// FLOW_SIDE px on the shorter side: a WINDOW x WINDOW window every STEP px, coarse to fine
+// over LEVELS levels, each level's field 3x3-median filtered, then interpolated to every
+// pixel: from each pixel of this frame to where it was in the previous one. Trust is photometric on the
+// source: the previous (or key) frame carried by the motion must match this one within
+// PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
+// are not trusted. A scene cut (mean difference over CUT_ERROR, or under CUT_FRACTION of the
+// frame trusted) starts afresh.
+//
+// Planes are float32, RGB, 0-255: x the frame the network saw, y its output [3, h, w].
+
+const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4;
+const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
+const STILL = 0.25, DEAD_ZONE = 1, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4;
+const NEGLIGIBLE = 1 / 512;
+
+const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
+
+// Bilinear sample of the w x h plane a at (u, v), clamped to the edges.
+function bilinear(a, w, h, u, v) {
+  u = clamp(u, 0, w - 1);
+  v = clamp(v, 0, h - 1);
+  const i0 = u | 0, j0 = v | 0, i1 = i0 + 1 < w ? i0 + 1 : i0, j1 = j0 + 1 < h ? j0 + 1 : j0;
+  const fu = u - i0, fv = v - j0, r0 = j0 * w, r1 = j1 * w;
+  return (1 - fv) * (a[r0 + i0] + fu * (a[r0 + i1] - a[r0 + i0])) + fv * (a[r1 + i0] + fu * (a[r1 + i1] - a[r1 + i0]));
+}
+
+// Where each of nn samples falls among n, pixel centres aligned: the two neighbours and
+// the weight of the second (bilinear resizing, one axis).
+function axis(n, nn) {
+  const i0 = new Int32Array(nn), i1 = new Int32Array(nn), t = new Float32Array(nn), scale = n / nn;
+  for (let k = 0; k < nn; k++) {
+    const u = clamp((k + 0.5) * scale - 0.5, 0, n - 1);
+    i0[k] = u | 0;
+    i1[k] = Math.min(i0[k] + 1, n - 1);
+    t[k] = u - i0[k];
+  }
+  return { i0, i1, t };
+}
+
+// The plane a (w x h) resized to ww x hh by bilinear interpolation between pixel centres.
+function grow(a, w, h, ww, hh) {
+  const out = new Float32Array(ww * hh), X = axis(w, ww), Y = axis(h, hh);
+  for (let y = 0; y < hh; y++) {
+    const r0 = Y.i0[y] * w, r1 = Y.i1[y] * w, fv = Y.t[y], o = y * ww;
+    for (let x = 0; x < ww; x++) {
+      const i0 = X.i0[x], i1 = X.i1[x], fu = X.t[x];
+      const top = a[r0 + i0] + fu * (a[r0 + i1] - a[r0 + i0]), bottom = a[r1 + i0] + fu * (a[r1 + i1] - a[r1 + i0]);
+      out[o + x] = top + fv * (bottom - top);
+    }
+  }
+  return out;
+}
+
+// Means of f x f cells of the plane a (w x h), or of its squares summed over its planes
+// (`squares`: a [planes, h, w] array): a ceil(w / f) x ceil(h / f) plane.
+function shrink(a, w, h, f, squares = 0) {
+  const ww = Math.ceil(w / f), hh = Math.ceil(h / f), sum = new Float32Array(ww * hh);
+  const col = new Int32Array(w);
+  for (let x = 0; x < w; x++) col[x] = (x / f) | 0;
+  for (let y = 0; y < h; y++) {
+    const row = ((y / f) | 0) * ww, o = y * w;
+    if (squares) {
+      for (let c = 0; c < squares; c++) {
+        const base = c * w * h + o;
+        for (let x = 0; x < w; x++) sum[row + col[x]] += a[base + x] * a[base + x];
+      }
+    } else {
+      for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x];
+    }
+  }
+  for (let cy = 0; cy < hh; cy++) {
+    const rows = Math.min(f, h - cy * f);
+    for (let cx = 0; cx < ww; cx++) sum[cy * ww + cx] /= rows * Math.min(f, w - cx * f);
+  }
+  return sum;
+}
+
+// A pyramid of the gray plane g (w x h), finest first, with each level's gradients.
+function pyramid(g, w, h) {
+  const levels = [];
+  for (let l = 0; l < LEVELS; l++) {
+    const gx = new Float32Array(w * h), gy = new Float32Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        gx[i] = 0.5 * (g[y * w + Math.min(x + 1, w - 1)] - g[y * w + Math.max(x - 1, 0)]);
+        gy[i] = 0.5 * (g[Math.min(y + 1, h - 1) * w + x] - g[Math.max(y - 1, 0) * w + x]);
+      }
+    }
+    levels.push({ g, gx, gy, w, h });
+    if (l + 1 < LEVELS) {
+      g = shrink(g, w, h, 2);
+      w = Math.ceil(w / 2);
+      h = Math.ceil(h / 2);
+    }
+  }
+  return levels;
+}
+
+// Motion from each pixel of `cur` to where it was in `prev` (pyramids of the same size):
+// Lucas-Kanade on WINDOW x WINDOW windows every STEP px, coarse to fine, each level's field
+// median-filtered (a window that went astray takes its neighbours' motion); a dense
+// [2, h, w] field (x then y) at the finest level.
+function motion(cur, prev) {
+  let field = null, fw = 0, fh = 0;
+  const mid = (STEP - 1) / 2;
+  for (let l = LEVELS - 1; l >= 0; l--) {
+    const { g, gx, gy, w, h } = cur[l], p = prev[l].g;
+    const bw = Math.ceil(w / STEP), bh = Math.ceil(h / STEP), nb = bw * bh, next = new Float32Array(2 * nb);
+    for (let by = 0; by < bh; by++) {
+      for (let bx = 0; bx < bw; bx++) {
+        const cx = bx * STEP + mid, cy = by * STEP + mid;
+        const x0 = Math.max(0, Math.round(cx - WINDOW / 2 + 0.5)), x1 = Math.min(w, x0 + WINDOW);
+        const y0 = Math.max(0, Math.round(cy - WINDOW / 2 + 0.5)), y1 = Math.min(h, y0 + WINDOW);
+        let dx = 0, dy = 0;
+        if (field) { // the coarser level's motion at this window's centre, in this level's pixels
+          const u = ((cx + 0.5) / 2 - 0.5 - mid) / STEP, v = ((cy + 0.5) / 2 - 0.5 - mid) / STEP;
+          dx = 2 * bilinear(field, fw, fh, u, v);
+          dy = 2 * bilinear(field.subarray(fw * fh), fw, fh, u, v);
+        }
+        let a = 0, b = 0, c = 0;
+        for (let y = y0; y < y1; y++) {
+          for (let x = x0; x < x1; x++) {
+            const i = y * w + x;
+            a += gx[i] * gx[i];
+            b += gx[i] * gy[i];
+            c += gy[i] * gy[i];
+          }
+        }
+        const det = a * c - b * b, n = (x1 - x0) * (y1 - y0);
+        if (det > 1e-2 * n * n) { // enough texture in two directions to tell where it went
+          for (let it = 0; it < ITERS; it++) {
+            let ex = 0, ey = 0;
+            for (let y = y0; y < y1; y++) {
+              for (let x = x0; x < x1; x++) {
+                const i = y * w + x, e = bilinear(p, w, h, x + dx, y + dy) - g[i];
+                ex += gx[i] * e;
+                ey += gy[i] * e;
+              }
+            }
+            const sx = -(c * ex - b * ey) / det, sy = -(a * ey - b * ex) / det;
+            dx += clamp(sx, -2, 2);
+            dy += clamp(sy, -2, 2);
+            if (sx * sx + sy * sy < 1e-4) break;
+          }
+        }
+        next[by * bw + bx] = dx;
+        next[nb + by * bw + bx] = dy;
+      }
+    }
+    field = median3(next, bw, bh);
+    fw = bw;
+    fh = bh;
+  }
+  const { w, h } = cur[0], dense = new Float32Array(2 * w * h), fy = field.subarray(fw * fh);
+  for (let y = 0; y < h; y++) {
+    const v = (y - mid) / STEP;
+    for (let x = 0; x < w; x++) {
+      const u = (x - mid) / STEP;
+      dense[y * w + x] = bilinear(field, fw, fh, u, v);
+      dense[w * h + y * w + x] = bilinear(fy, fw, fh, u, v);
+    }
+  }
+  return dense;
+}
+
+// Each of the two planes of a [2, h, w] field replaced by its 3x3 median (edges: fewer).
+function median3(a, w, h) {
+  const out = new Float32Array(a.length), v = [];
+  for (let c = 0; c < 2; c++) {
+    const o = c * w * h;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        v.length = 0;
+        for (let j = Math.max(0, y - 1); j <= Math.min(h - 1, y + 1); j++) {
+          for (let i = Math.max(0, x - 1); i <= Math.min(w - 1, x + 1); i++) v.push(a[o + j * w + i]);
+        }
+        v.sort((p, q) => p - q);
+        out[o + y * w + x] = v.length & 1 ? v[v.length >> 1] : 0.5 * (v[(v.length >> 1) - 1] + v[v.length >> 1]);
+      }
+    }
+  }
+  return out;
+}
+
+// 3x3 box blur of a w x h plane (trust maps: soft edges), the edges replicated.
+function feather(a, w, h) {
+  const rows = new Float32Array(w * h), out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    for (let x = 0; x < w; x++) rows[o + x] = (a[o + (x > 0 ? x - 1 : 0)] + a[o + x] + a[o + (x + 1 < w ? x + 1 : x)]) / 3;
+  }
+  for (let y = 0; y < h; y++) {
+    const up = (y > 0 ? y - 1 : 0) * w, o = y * w, down = (y + 1 < h ? y + 1 : y) * w;
+    for (let x = 0; x < w; x++) out[o + x] = (rows[up + x] + rows[o + x] + rows[down + x]) / 3;
+  }
+  return out;
+}
+
+// Trust of the field `flow` ([2, h, w], this frame -> `other`): 1 where `other` carried
+// matches `gray` within tol, 0 at twice that and outside the frame; and the mean difference.
+function trustOf(gray, other, flow, w, h, tol) {
+  const n = w * h, t = new Float32Array(n);
+  let diff = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x, u = x + flow[i], v = y + flow[n + i];
+      const d = Math.abs(bilinear(other, w, h, u, v) - gray[i]);
+      diff += d;
+      if (u >= 0 && v >= 0 && u <= w - 1 && v <= h - 1) t[i] = clamp(2 - d / tol, 0, 1);
+    }
+  }
+  return { trust: t, error: diff / n };
+}
+
+// The texture `fresh` ([3, h, w]) with each layer's texture carried by its flow (bicubic)
+// mixed in by its weight, in order: fresh = fresh + weight * (carried - fresh). Flows and
+// weights are at the motion's resolution (f times coarser). In one pass: each layer's share
+// of the result is its weight times what the later ones leave, and a layer is not sampled
+// where its share is negligible (under a key that covers everything, say).
+function mix(fresh, layers, w, h, f) {
+  const n = w * h, fw = Math.ceil(w / f), fh = Math.ceil(h / f), nf = fw * fh, out = fresh.slice();
+  const shares = layers.map(() => new Float32Array(nf));
+  for (let i = 0; i < nf; i++) {
+    let left = 1;
+    for (let l = layers.length - 1; l >= 0; l--) {
+      shares[l][i] = layers[l].weight[i] * left;
+      left *= 1 - layers[l].weight[i];
+    }
+  }
+  const X = axis(fw, w), Y = axis(fh, h);
+  const lerp = (a, r0, r1, i0, i1, fu, fv) => {
+    const top = a[r0 + i0] + fu * (a[r0 + i1] - a[r0 + i0]);
+    return top + fv * (a[r1 + i0] + fu * (a[r1 + i1] - a[r1 + i0]) - top);
+  };
+  for (let py = 0; py < h; py++) {
+    const r0 = Y.i0[py] * fw, r1 = Y.i1[py] * fw, fv = Y.t[py];
+    for (let px = 0; px < w; px++) {
+      const i0 = X.i0[px], i1 = X.i1[px], fu = X.t[px], i = py * w + px;
+      for (let l = 0; l < layers.length; l++) {
+        const share = lerp(shares[l], r0, r1, i0, i1, fu, fv);
+        if (share < NEGLIGIBLE) continue;
+        const { flow, tex } = layers[l];
+        const sx = clamp(px + f * lerp(flow, r0, r1, i0, i1, fu, fv), 0, w - 1);
+        const sy = clamp(py + f * lerp(flow, r0 + nf, r1 + nf, i0, i1, fu, fv), 0, h - 1);
+        const ix = sx | 0, iy = sy | 0, tx = sx - ix, ty = sy - iy, ux = 1 - tx, uy = 1 - ty;
+        // cubic convolution weights (a = -0.75, as OpenCV's), 4 along each axis
+        const x1 = (1.25 * tx - 2.25) * tx * tx + 1, x2 = (1.25 * ux - 2.25) * ux * ux + 1;
+        const x0 = ((-0.75 * (tx + 1) + 3.75) * (tx + 1) - 6) * (tx + 1) + 3, x3 = 1 - x0 - x1 - x2;
+        const y1 = (1.25 * ty - 2.25) * ty * ty + 1, y2 = (1.25 * uy - 2.25) * uy * uy + 1;
+        const y0 = ((-0.75 * (ty + 1) + 3.75) * (ty + 1) - 6) * (ty + 1) + 3, y3 = 1 - y0 - y1 - y2;
+        const c0 = ix > 0 ? ix - 1 : 0, c2 = ix + 1 < w ? ix + 1 : w - 1, c3 = ix + 2 < w ? ix + 2 : w - 1;
+        const q0 = (iy > 0 ? iy - 1 : 0) * w, q1 = iy * w, q2 = (iy + 1 < h ? iy + 1 : h - 1) * w;
+        const q3 = (iy + 2 < h ? iy + 2 : h - 1) * w;
+        for (let base = 0; base < 3 * n; base += n) {
+          const a = base + q0, b = base + q1, c = base + q2, d = base + q3;
+          const s = y0 * (x0 * tex[a + c0] + x1 * tex[a + ix] + x2 * tex[a + c2] + x3 * tex[a + c3])
+            + y1 * (x0 * tex[b + c0] + x1 * tex[b + ix] + x2 * tex[b + c2] + x3 * tex[b + c3])
+            + y2 * (x0 * tex[c + c0] + x1 * tex[c + ix] + x2 * tex[c + c2] + x3 * tex[c + c3])
+            + y3 * (x0 * tex[d + c0] + x1 * tex[d + ix] + x2 * tex[d + c2] + x3 * tex[d + c3]);
+          out[base + i] += share * (s - fresh[base + i]);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// y = grow(low) + grow(gain) * tex, in place ([3, h, w]; low [3, lh, lw], gain [lh, lw]);
+// tex is multiplied by the gain in place. With sign -1 instead: tex = y - grow(low) (the
+// high band of y; no gain).
+function compose(low, gain, tex, y, w, h, lw, lh, sign = 1) {
+  const n = w * h, nl = lw * lh, X = axis(lw, w), Y = axis(lh, h);
+  for (let py = 0; py < h; py++) {
+    const r0 = Y.i0[py] * lw, r1 = Y.i1[py] * lw, fv = Y.t[py];
+    for (let px = 0; px < w; px++) {
+      const i0 = X.i0[px], i1 = X.i1[px], fu = X.t[px], i = py * w + px;
+      let g = 1;
+      if (gain) {
+        const top = gain[r0 + i0] + fu * (gain[r0 + i1] - gain[r0 + i0]);
+        g = top + fv * (gain[r1 + i0] + fu * (gain[r1 + i1] - gain[r1 + i0]) - top);
+      }
+      for (let c = 0; c < 3; c++) {
+        const a = c * nl, t = a + r0, b = a + r1, j = c * n + i;
+        const lt = low[t + i0] + fu * (low[t + i1] - low[t + i0]);
+        const l = lt + fv * (low[b + i0] + fu * (low[b + i1] - low[b + i0]) - lt);
+        if (sign < 0) {
+          tex[j] = y[j] - l;
+        } else {
+          tex[j] *= g;
+          y[j] = l + tex[j];
+        }
+      }
+    }
+  }
+}
+
+export class PageStabilizer {
+  constructor() {
+    this.resets = 0; // first frames, cuts, size or style changes
+    this.keys = 0; // keys taken
+    this.reset();
+  }
+
+  reset() {
+    this.key = '';
+    this.prev = null; // the previous frame's gray pyramid
+    this.low = null; // the previous output's low band
+    this.held = []; // the keys carried: { gray, flow, age, tex, energy }
+    this.tex = null; // the previous output's texture and its energy
+    this.energy = null;
+  }
+
+  // Steadies y, the network's output for the frame x (both [3, h, w]), in place. `key`
+  // names the model and frame size: a change of either starts afresh.
+  apply(key, x, y, w, h) {
+    const n = w * h, f = Math.max(1, Math.round(Math.min(w, h) / FLOW_SIDE));
+    const fw = Math.ceil(w / f), fh = Math.ceil(h / f), nf = fw * fh;
+    const lum = new Float32Array(n);
+    for (let i = 0; i < n; i++) lum[i] = 0.299 * x[i] + 0.587 * x[n + i] + 0.114 * x[2 * n + i];
+    const gray = f > 1 ? shrink(lum, w, h, f) : lum, pyr = pyramid(gray, fw, fh);
+    // the two bands of the output
+    const lw = Math.ceil(w / BAND), lh = Math.ceil(h / BAND), nl = lw * lh;
+    const low = new Float32Array(3 * nl), high = new Float32Array(3 * n), energy = new Float32Array(nl);
+    for (let c = 0; c < 3; c++) low.set(shrink(y.subarray(c * n, (c + 1) * n), w, h, BAND), c * nl);
+    compose(low, null, high, y, w, h, lw, lh, -1);
+    energy.set(shrink(high, w, h, BAND, 3));
+    const prev = this.prev, prevLow = this.low;
+    this.prev = pyr;
+    let flow = null, trust = null;
+    if (key === this.key && prev) {
+      flow = motion(pyr, prev);
+      const t = trustOf(gray, prev[0].g, flow, fw, fh, PHOTO_TOL);
+      let trusted = 0;
+      for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
+      if (t.error <= CUT_ERROR && trusted >= CUT_FRACTION * nf) trust = feather(t.trust, fw, fh);
+    }
+    this.key = key;
+    if (!trust) { // a first frame or a new scene: the output as it is, and the first key
+      this.resets++;
+      this.keys++;
+      this.held = [{ gray, flow: new Float32Array(2 * nf), age: 0, tex: high, energy }];
+      this.low = low;
+      this.tex = high;
+      this.energy = energy;
+      return;
+    }
+    // keys: carried on by this frame's motion (on a still camera, sub-pixel motion is noise)
+    let mean = 0;
+    for (let i = 0; i < nf; i++) mean += Math.sqrt(flow[i] * flow[i] + flow[nf + i] * flow[nf + i]);
+    const still = mean / nf < STILL, step = still ? flow.slice() : flow;
+    if (still) {
+      for (let i = 0; i < nf; i++) {
+        const k = clamp(Math.sqrt(flow[i] * flow[i] + flow[nf + i] * flow[nf + i]) / DEAD_ZONE - 1, 0, 1);
+        step[i] *= k;
+        step[nf + i] *= k;
+      }
+    }
+    const views = this.held.map((k, i) => {
+      const moved = new Float32Array(2 * nf), ky = k.flow.subarray(nf);
+      for (let yy = 0; yy < fh; yy++) {
+        for (let xx = 0; xx < fw; xx++) {
+          const j = yy * fw + xx, u = xx + step[j], v = yy + step[nf + j];
+          moved[j] = step[j] + bilinear(k.flow, fw, fh, u, v);
+          moved[nf + j] = step[nf + j] + bilinear(ky, fw, fh, u, v);
+        }
+      }
+      k.flow = moved;
+      k.age++;
+      const weight = feather(trustOf(gray, k.gray, moved, fw, fh, KEY_TOL).trust, fw, fh);
+      if (i === 1) for (let j = 0; j < nf; j++) weight[j] *= Math.min(1, k.age / FADE);
+      return { key: k, weight };
+    });
+    // the low band: the previous one carried, blended in where trusted
+    const outLow = new Float32Array(3 * nl), flowY = flow.subarray(nf);
+    const planes = [0, 1, 2].map((c) => prevLow.subarray(c * nl, (c + 1) * nl));
+    for (let ly = 0; ly < lh; ly++) {
+      const v = (ly + 0.5) * BAND / f - 0.5;
+      for (let lx = 0; lx < lw; lx++) {
+        const u = (lx + 0.5) * BAND / f - 0.5, i = ly * lw + lx, k = STRENGTH * bilinear(trust, fw, fh, u, v);
+        const pu = lx + bilinear(flow, fw, fh, u, v) * f / BAND, pv = ly + bilinear(flowY, fw, fh, u, v) * f / BAND;
+        for (let c = 0; c < 3; c++) {
+          const j = c * nl + i;
+          outLow[j] = low[j] + k * (bilinear(planes[c], lw, lh, pu, pv) - low[j]);
+        }
+      }
+    }
+    // the texture: the previous frame's carried one frame where trusted (TEXTURE_STRENGTH),
+    // then each key's, carried from the key; each mixed in by its weight, in that order
+    const layers = [];
+    if (this.tex) layers.push({ flow, tex: this.tex, energy: this.energy, weight: trust.map((t) => t * TEXTURE_STRENGTH) });
+    for (const { key: k, weight } of views) layers.push({ flow: k.flow, tex: k.tex, energy: k.energy, weight });
+    const tex = mix(high, layers, w, h, f);
+    const target = energy.slice(); // what the texture's energy should be, cell by cell
+    for (const layer of layers) {
+      const lf = layer.flow, lfy = lf.subarray(nf);
+      for (let ly = 0; ly < lh; ly++) {
+        for (let lx = 0; lx < lw; lx++) {
+          const u = (lx + 0.5) * BAND / f - 0.5, v = (ly + 0.5) * BAND / f - 0.5, i = ly * lw + lx;
+          const du = bilinear(lf, fw, fh, u, v) * f / BAND, dv = bilinear(lfy, fw, fh, u, v) * f / BAND;
+          target[i] += bilinear(layer.weight, fw, fh, u, v) * (bilinear(layer.energy, lw, lh, lx + du, ly + dv) - target[i]);
+        }
+      }
+    }
+    // its energy given back, and the two bands put together into y
+    const gain = shrink(tex, w, h, BAND, 3);
+    for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, MAX_GAIN);
+    compose(outLow, gain, tex, y, w, h, lw, lh);
+    this.low = outLow;
+    this.tex = tex;
+    this.energy = target;
+    // the key schedule
+    if (this.held.length === 2 && this.held[1].age >= FADE) this.held.shift();
+    const newest = views[views.length - 1].weight;
+    let cover = 0;
+    for (let i = 0; i < nf; i++) cover += newest[i];
+    const interval = KEY_INTERVAL * (still ? 4 : 1);
+    if (this.held.length === 1 && (this.held[0].age >= interval || cover / nf < KEY_COVER)) {
+      this.held.push({ gray, flow: new Float32Array(2 * nf), age: 0, tex: high, energy });
+      this.keys++;
+    }
+  }
+}
