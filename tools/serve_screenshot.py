@@ -78,8 +78,10 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=args.out)
         browser.close()
-    fps, ms = (float(v) for v in re.findall(r"[\d.]+(?= fps| ms)", counter))
+    fps, ms = (float(re.search(rf"([\d.]+) {unit}", counter).group(1)) for unit in ("fps", "ms inference"))
+    steady = re.search(r"([\d.]+) ms stabilize", counter)
     print(json.dumps({"screenshot": args.out, "style": style, "fps": fps, "inference_ms": ms,
+                      "stabilize_ms": float(steady.group(1)) if steady else None,
                       "stabilize": not args.no_stabilize, "counter": counter, "status": status, "chromium": version}, indent=1))
 
 

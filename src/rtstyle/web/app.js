@@ -136,17 +136,21 @@ const stabilizer = new PageStabilizer();
 
 // ---------------------------------------------------------------- the frame loop
 
-// Frames drawn per second and inference time, both smoothed over the last ten frames or so.
+// Frames drawn per second, inference time and the stabilizer's time (null: off), each
+// smoothed over the last ten frames or so.
 const meter = {
   last: 0,
   interval: 0,
   ms: 0,
-  tick(ms, size) {
+  steady: 0,
+  tick(ms, steadyMs, size) {
     const now = performance.now(), ema = (a, b) => (a ? 0.9 * a + 0.1 * b : b);
     if (this.last) this.interval = ema(this.interval, now - this.last);
     this.last = now;
     this.ms = ema(this.ms, ms);
-    if (this.interval) $('fps').textContent = `${(1000 / this.interval).toFixed(1)} fps, ${this.ms.toFixed(0)} ms inference, ${size}`;
+    this.steady = steadyMs === null ? 0 : ema(this.steady, steadyMs);
+    const steady = steadyMs === null ? '' : `, ${this.steady.toFixed(0)} ms stabilize`;
+    if (this.interval) $('fps').textContent = `${(1000 / this.interval).toFixed(1)} fps, ${this.ms.toFixed(0)} ms inference${steady}, ${size}`;
   },
 };
 
@@ -175,8 +179,14 @@ async function stylize({ session, model }) {
   const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, h, w]) });
   const ms = performance.now() - t0;
   const y = result[session.outputNames[0]].data;
-  if ($('stabilize').checked) stabilizer.apply(`${model.id} ${w}x${h}`, x, y, w, h);
-  else stabilizer.reset();
+  let steadyMs = null;
+  if ($('stabilize').checked) {
+    const t1 = performance.now();
+    stabilizer.apply(`${model.id} ${w}x${h}`, x, y, w, h);
+    steadyMs = performance.now() - t1;
+  } else {
+    stabilizer.reset();
+  }
   fit(input, w, h);
   fit(output, w, h);
   inputCtx.putImageData(frame, 0, 0); // the frame the network saw, shown with its output
@@ -190,7 +200,7 @@ async function stylize({ session, model }) {
   output.dataset.style = model.id;
   output.dataset.frames = Number(output.dataset.frames || 0) + 1;
 
-  meter.tick(ms, `${w}x${h}`);
+  meter.tick(ms, steadyMs, `${w}x${h}`);
 }
 
 // One inference at a time: the next frame is awaited only once this one is drawn.

@@ -67,19 +67,17 @@ function grow(a, w, h, ww, hh) {
   return out;
 }
 
-// Means of f x f cells of the plane a (w x h), or of its squares summed over its planes
-// (`squares`: a [planes, h, w] array): a ceil(w / f) x ceil(h / f) plane.
-function shrink(a, w, h, f, squares = 0) {
+// Means of f x f cells of the plane a (w x h), or (`squares`) of its squares summed over
+// its three planes (a [3, h, w] array): a ceil(w / f) x ceil(h / f) plane.
+function shrink(a, w, h, f, squares = false) {
   const ww = Math.ceil(w / f), hh = Math.ceil(h / f), sum = new Float32Array(ww * hh);
   const col = new Int32Array(w);
   for (let x = 0; x < w; x++) col[x] = (x / f) | 0;
   for (let y = 0; y < h; y++) {
     const row = ((y / f) | 0) * ww, o = y * w;
-    if (squares) {
-      for (let c = 0; c < squares; c++) {
-        const base = c * w * h + o;
-        for (let x = 0; x < w; x++) sum[row + col[x]] += a[base + x] * a[base + x];
-      }
+    if (squares) { // three planes: one pass
+      const b = o + w * h, c = b + w * h;
+      for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x] * a[o + x] + a[b + x] * a[b + x] + a[c + x] * a[c + x];
     } else {
       for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x];
     }
@@ -180,13 +178,19 @@ function motion(cur, prev) {
   return dense;
 }
 
-// Each of the two planes of a [2, h, w] field replaced by its 3x3 median (edges: fewer).
+// Each of the two planes of a [2, h, w] field replaced by its 3x3 median (edges: the
+// median of the neighbours there, fewer).
 function median3(a, w, h) {
   const out = new Float32Array(a.length), v = [];
   for (let c = 0; c < 2; c++) {
     const o = c * w * h;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
+        if (y > 0 && x > 0 && y < h - 1 && x < w - 1) {
+          const i = o + y * w + x;
+          out[i] = median9(a[i - w - 1], a[i - w], a[i - w + 1], a[i - 1], a[i], a[i + 1], a[i + w - 1], a[i + w], a[i + w + 1]);
+          continue;
+        }
         v.length = 0;
         for (let j = Math.max(0, y - 1); j <= Math.min(h - 1, y + 1); j++) {
           for (let i = Math.max(0, x - 1); i <= Math.min(w - 1, x + 1); i++) v.push(a[o + j * w + i]);
@@ -197,6 +201,31 @@ function median3(a, w, h) {
     }
   }
   return out;
+}
+
+// The median of nine numbers: a sorting network's 19 exchanges (Paeth's), no array.
+function median9(p0, p1, p2, p3, p4, p5, p6, p7, p8) {
+  let t;
+  if (p1 > p2) { t = p1; p1 = p2; p2 = t; }
+  if (p4 > p5) { t = p4; p4 = p5; p5 = t; }
+  if (p7 > p8) { t = p7; p7 = p8; p8 = t; }
+  if (p0 > p1) { t = p0; p0 = p1; p1 = t; }
+  if (p3 > p4) { t = p3; p3 = p4; p4 = t; }
+  if (p6 > p7) { t = p6; p6 = p7; p7 = t; }
+  if (p1 > p2) { t = p1; p1 = p2; p2 = t; }
+  if (p4 > p5) { t = p4; p4 = p5; p5 = t; }
+  if (p7 > p8) { t = p7; p7 = p8; p8 = t; }
+  if (p0 > p3) { t = p0; p0 = p3; p3 = t; }
+  if (p5 > p8) { t = p5; p5 = p8; p8 = t; }
+  if (p4 > p7) { t = p4; p4 = p7; p7 = t; }
+  if (p3 > p6) { t = p3; p3 = p6; p6 = t; }
+  if (p1 > p4) { t = p1; p1 = p4; p4 = t; }
+  if (p2 > p5) { t = p2; p2 = p5; p5 = t; }
+  if (p4 > p7) { t = p4; p4 = p7; p7 = t; }
+  if (p4 > p2) { t = p4; p4 = p2; p2 = t; }
+  if (p6 > p4) { t = p6; p6 = p4; p4 = t; }
+  if (p4 > p2) { t = p4; p4 = p2; p2 = t; }
+  return p4;
 }
 
 // 3x3 box blur of a w x h plane (trust maps: soft edges), the edges replicated.
@@ -260,6 +289,11 @@ function mix(fresh, layers, w, h, f) {
         const sx = clamp(px + f * lerp(flow, r0, r1, i0, i1, fu, fv), 0, w - 1);
         const sy = clamp(py + f * lerp(flow, r0 + nf, r1 + nf, i0, i1, fu, fv), 0, h - 1);
         const ix = sx | 0, iy = sy | 0, tx = sx - ix, ty = sy - iy, ux = 1 - tx, uy = 1 - ty;
+        if (tx === 0 && ty === 0) { // on a pixel (a key that has not moved): no resampling
+          const j = iy * w + ix;
+          for (let base = 0; base < 3 * n; base += n) out[base + i] += share * (tex[base + j] - fresh[base + i]);
+          continue;
+        }
         // cubic convolution weights (a = -0.75, as OpenCV's), 4 along each axis
         const x1 = (1.25 * tx - 2.25) * tx * tx + 1, x2 = (1.25 * ux - 2.25) * ux * ux + 1;
         const x0 = ((-0.75 * (tx + 1) + 3.75) * (tx + 1) - 6) * (tx + 1) + 3, x3 = 1 - x0 - x1 - x2;
@@ -340,7 +374,7 @@ export class PageStabilizer {
     const low = new Float32Array(3 * nl), high = new Float32Array(3 * n), energy = new Float32Array(nl);
     for (let c = 0; c < 3; c++) low.set(shrink(y.subarray(c * n, (c + 1) * n), w, h, BAND), c * nl);
     compose(low, null, high, y, w, h, lw, lh, -1);
-    energy.set(shrink(high, w, h, BAND, 3));
+    energy.set(shrink(high, w, h, BAND, true));
     const prev = this.prev, prevLow = this.low;
     this.prev = pyr;
     let flow = null, trust = null;
@@ -419,7 +453,7 @@ export class PageStabilizer {
       }
     }
     // its energy given back, and the two bands put together into y
-    const gain = shrink(tex, w, h, BAND, 3);
+    const gain = shrink(tex, w, h, BAND, true);
     for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, MAX_GAIN);
     compose(outLow, gain, tex, y, w, h, lw, lh);
     this.low = outLow;
