@@ -474,6 +474,51 @@ def test_training_with_a_temporal_weight(tmp_path, content_dir, style_image, vgg
         torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
 
 
+def test_shift_crops_are_exact_whole_pixel_shifts_and_the_loss_sees_what_does_not_follow():
+    x = 255 * torch.rand(3, 3, 64, 72, generator=torch.Generator().manual_seed(4))
+    x1, x2, offsets = motion.shift_crops(x, torch.Generator().manual_seed(5))
+    assert x1.shape == x2.shape == (3, 3, 64 - motion.SHIFT_SPAN, 72 - motion.SHIFT_SPAN)
+    assert all(0 <= dx < motion.SHIFT_SPAN and 0 <= dy < motion.SHIFT_SPAN and dx + dy > 0 for dx, dy in offsets)
+    for i, (dx, dy) in enumerate(offsets):  # crop 2 at p is crop 1 at p + (dx, dy): no resampling
+        torch.testing.assert_close(x2[i, :, :-dy or None, :-dx or None], x1[i, :, dy:, dx:], rtol=0, atol=0)
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)  # commutes with shifts away from the edges
+    with torch.no_grad():
+        assert motion.shift_loss(conv(x1), conv(x2), offsets).item() < 1e-12
+        pattern = 30 * torch.sin(torch.arange(64.0) / 1.3)  # texture fixed to the frame: jumps when it moves
+        stuck = x1 + pattern.view(1, 1, 1, 64)
+        assert motion.shift_loss(stuck, x2 + pattern.view(1, 1, 1, 64), offsets).item() > 1e-3
+    with pytest.raises(ValueError, match="too small"):
+        motion.shift_loss(x1[..., :30, :30], x2[..., :30, :30], offsets)
+
+
+def test_training_with_a_shift_weight(tmp_path, content_dir, style_image, vgg_weights):
+    from rtstyle.errors import RtStyleError
+    from rtstyle.training import TrainConfig, Trainer
+
+    def cfg(out, **kw):
+        return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
+                           vgg_weights=vgg_weights, batch_size=2, epochs=1, seed=3, device="cpu", precision="fp32",
+                           log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **{"image_size": 64, **kw})
+
+    seen = []
+    a = Trainer(cfg(tmp_path / "a", shift_weight=10.0))
+    a.run(on_step=lambda step, losses: seen.append(losses))
+    assert len(seen) == 2 and all(s["shift"] > 0 for s in seen)
+    b = Trainer(cfg(tmp_path / "b", shift_weight=10.0))  # the shifts are seeded: same run
+    b.run()
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
+    with pytest.raises(RtStyleError, match="give one"):
+        Trainer(cfg(tmp_path / "c", shift_weight=1.0, temporal_weight=1.0))
+    with pytest.raises(RtStyleError, match="image-size >= 56"):
+        Trainer(cfg(tmp_path / "d", shift_weight=1.0, image_size=48))
+    from rtstyle import cli
+
+    for command in (["train", "--style-image", "s.jpg"], ["distill", "--teacher", "t.onnx"]):  # both take it
+        args = cli.build_parser().parse_args([*command, "--content-dir", "c", "--shift-weight", "3"])
+        assert args.shift_weight == 3.0
+
+
 def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
     """The sharp stabilizer mixes carried textures in strips of rows and skips a layer where
     later layers cover it: the result must be the whole-frame mix, layer after layer, even

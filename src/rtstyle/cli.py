@@ -104,6 +104,13 @@ def _add_loop_args(p: argparse.ArgumentParser) -> None:
     _add_progress(p)
 
 
+def _add_shift_weight(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shift-weight", type=_non_negative_float, default=0.0, metavar="W",
+                   help="equivariance to whole-pixel shifts: a crop moved by 1-7 px must give the same output, "
+                        "moved (no resampling, so no blur in the target; default: 0, off; see README, "
+                        "Temporal consistency)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer.")
     parser.add_argument("--version", action="version", version=f"rtstyle {__version__}")
@@ -125,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "video (default: 0, off; see README, Temporal consistency)")
     t.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="local VGG16 weights (full or features-only state dict) instead of the torch.hub download")
+    _add_shift_weight(t)
     _add_loop_args(t)
 
     d = sub.add_parser("distill", help="distil a teacher stylizer into a compact student",
@@ -155,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local VGG16 weights for the perceptual terms (default: the torch.hub cache); given, the "
                         "final fidelity report adds the Gram distance")
     d.add_argument("--holdout", type=int, default=8, help="images kept out to measure fidelity on (default: 8)")
+    _add_shift_weight(d)
     _add_loop_args(d)
 
     s = sub.add_parser("stylize", help="stylize an image, a folder, a video or a webcam",

@@ -122,3 +122,39 @@ def temporal_loss(y2: torch.Tensor, y1_warped: torch.Tensor, mask: torch.Tensor,
 def pair_loss(model, x: torch.Tensor, y: torch.Tensor, pair: MotionPair) -> torch.Tensor:
     """The temporal loss of ``model`` for inputs ``x``, their outputs ``y`` and a pair."""
     return temporal_loss(model(pair.x2), warp(y, pair.grid), pair.mask, pair.luminance)
+
+
+# -- whole-pixel shifts: equivariance without resampling ---------------------------------
+SHIFT_SPAN = 8  # crops are this much smaller than the image; shifts are 0 .. SHIFT_SPAN - 1 px
+SHIFT_MARGIN = 16  # px at each edge of the crops left out: their outputs see the padding
+
+
+def shift_crops(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+    """Two crops of each image of ``x`` (B, 3, H, W), ``SHIFT_SPAN`` px smaller on each side:
+    the top-left one, and one moved by a random whole-pixel (dx, dy) (not both 0), drawn
+    from ``generator``. The second crop's pixel p is the first's p + (dx, dy), exactly: no
+    resampling, so the network's shifted output is a target that keeps its texture."""
+    b, _, h, w = x.shape
+    hh, ww = h - SHIFT_SPAN, w - SHIFT_SPAN
+    offsets = []
+    for _ in range(b):
+        k = int(torch.randint(1, SHIFT_SPAN * SHIFT_SPAN, (1,), generator=generator))
+        offsets.append((k % SHIFT_SPAN, k // SHIFT_SPAN))
+    x2 = torch.stack([x[i, :, dy:dy + hh, dx:dx + ww] for i, (dx, dy) in enumerate(offsets)])
+    return x[:, :, :hh, :ww], x2, offsets
+
+
+def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]]) -> torch.Tensor:
+    """Mean squared difference, in the warping error's units (values scaled to [0, 1]),
+    between each second crop's output and the first crop's output at the same place,
+    ``y2(p) ~ y1(p + (dx, dy))``, away from the edges (``SHIFT_MARGIN``)."""
+    _, _, h, w = y1.shape
+    m = SHIFT_MARGIN
+    if h - SHIFT_SPAN - 2 * m < 1 or w - SHIFT_SPAN - 2 * m < 1:
+        raise ValueError(f"crops of {w}x{h} are too small for the shift loss")
+    total = 0.0
+    for i, (dx, dy) in enumerate(offsets):
+        a = y2[i, :, m:h - dy - m, m:w - dx - m].float()
+        b = y1[i, :, m + dy:h - m, m + dx:w - m].float()
+        total = total + ((a - b) ** 2).mean()
+    return total / (len(offsets) * 255.0**2)

@@ -78,6 +78,7 @@ class TrainConfig:
     sample_interval: int = 1000  # with log_dir: stylized sample images every N steps (0: only at the end)
     precision: str = "auto"  # fp32, bf16, fp16 (autocast); auto: bf16 on CPUs/GPUs that have it (devices.py)
     temporal_weight: float = 0.0  # temporal loss on random motion pairs (rtstyle.motion); 0: off
+    shift_weight: float = 0.0  # equivariance to whole-pixel shifts (rtstyle.motion.shift_loss); 0: off
     progress: bool = True
 
 
@@ -128,6 +129,10 @@ class Trainer:
         # Every check of the user's input happens here, before any heavy work.
         if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.image_size < 16 or cfg.grad_accum < 1:
             raise RtStyleError("--batch-size, --grad-accum and --epochs must be >= 1 and --image-size >= 16")
+        if cfg.shift_weight and cfg.temporal_weight:
+            raise RtStyleError("--shift-weight and --temporal-weight are two ways to the same end: give one")
+        if cfg.shift_weight and cfg.image_size < motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16:
+            raise RtStyleError(f"--shift-weight needs --image-size >= {motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16}")
         self.dist = dist_info()
         try:
             self.arch = get_preset(cfg.arch)
@@ -425,12 +430,23 @@ class Trainer:
         """:meth:`compute_losses` on ``x``, plus with ``temporal_weight`` the temporal loss
         of :mod:`rtstyle.motion`: a second view of each image by a random motion, stylized in
         the same forward pass (one call, as DDP wants), should be the warped first output.
+        With ``shift_weight`` instead: two crops of each image, the second moved by whole
+        pixels (:func:`rtstyle.motion.shift_crops`), the losses on the first, and the shift
+        loss between the two outputs.
         The motion depends only on (seed, step, micro-batch, rank), so resuming is exact."""
         w = self.cfg.temporal_weight
-        if not w:
+        if not w and not self.cfg.shift_weight:
             return self.compute_losses(x, self.ddp(x))
         g = torch.Generator().manual_seed(
             (self.cfg.seed * 1_000_003 + self.step * 1009 + micro * 31 + self.dist.rank) % 2**63)
+        if self.cfg.shift_weight:  # two crops, one shifted by whole pixels: the losses on the first
+            x1, x2, offsets = motion.shift_crops(x, g)
+            y1, y2 = self.ddp(torch.cat([x1, x2])).chunk(2)
+            losses = self.compute_losses(x1, y1)
+            shift = self.cfg.shift_weight * motion.shift_loss(y1, y2, offsets)
+            losses["total"] = losses["total"] + shift
+            losses["shift"] = shift
+            return losses
         pair = motion.make_pair(x, g)
         y, y2 = self.ddp(torch.cat([x, pair.x2])).chunk(2)
         losses = self.compute_losses(x, y)
