@@ -456,22 +456,26 @@ def test_temporal_loss_penalises_a_model_that_does_not_follow_motion():
     torch.testing.assert_close(pair.x2, again.x2)
 
 
-def test_training_with_a_temporal_weight(tmp_path, content_dir, style_image, vgg_weights):
-    from rtstyle.training import TrainConfig, Trainer
+def _tiny_run(out, content_dir, style_image, vgg_weights, **kw):
+    from rtstyle.training import TrainConfig
 
-    def cfg(out, **kw):
-        return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
-                           vgg_weights=vgg_weights, image_size=32, batch_size=2, epochs=1, seed=3, device="cpu", precision="fp32",
-                           log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **kw)
+    return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
+                       vgg_weights=vgg_weights, batch_size=2, epochs=1, seed=3, device="cpu", precision="fp32",
+                       log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **{"image_size": 32, **kw})
+
+
+@pytest.mark.parametrize(("term", "size"), [("temporal", 32), ("shift", 64)])
+def test_training_with_a_motion_term(tmp_path, content_dir, style_image, vgg_weights, term, size):
+    from rtstyle.training import Trainer
 
     seen = []
-    a = Trainer(cfg(tmp_path / "a", temporal_weight=10.0))
-    a.run(on_step=lambda step, losses: seen.append(losses))
-    assert len(seen) == 2 and all(s["temporal"] > 0 for s in seen)
-    b = Trainer(cfg(tmp_path / "b", temporal_weight=10.0))  # the motion is seeded: same run
-    b.run()
-    for k, v in a.model.state_dict().items():
-        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
+    runs = [Trainer(_tiny_run(tmp_path / name, content_dir, style_image, vgg_weights, image_size=size,
+                              **{f"{term}_weight": 10.0})) for name in "ab"]
+    runs[0].run(on_step=lambda step, losses: seen.append(losses))
+    assert len(seen) == 2 and all(s[term] > 0 for s in seen)
+    runs[1].run()  # the motion (or the shifts) is seeded: the same run
+    for k, v in runs[0].model.state_dict().items():
+        torch.testing.assert_close(v, runs[1].model.state_dict()[k], rtol=0, atol=1e-6)
 
 
 def test_shift_crops_are_exact_whole_pixel_shifts_and_the_loss_sees_what_does_not_follow():
@@ -491,29 +495,18 @@ def test_shift_crops_are_exact_whole_pixel_shifts_and_the_loss_sees_what_does_no
         motion.shift_loss(x1[..., :30, :30], x2[..., :30, :30], offsets)
 
 
-def test_training_with_a_shift_weight(tmp_path, content_dir, style_image, vgg_weights):
+def test_shift_weight_is_checked_and_on_the_command_line(tmp_path, content_dir, style_image, vgg_weights):
+    from rtstyle import cli
     from rtstyle.errors import RtStyleError
-    from rtstyle.training import TrainConfig, Trainer
+    from rtstyle.training import Trainer
 
     def cfg(out, **kw):
-        return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
-                           vgg_weights=vgg_weights, batch_size=2, epochs=1, seed=3, device="cpu", precision="fp32",
-                           log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **{"image_size": 64, **kw})
+        return _tiny_run(out, content_dir, style_image, vgg_weights, **kw)
 
-    seen = []
-    a = Trainer(cfg(tmp_path / "a", shift_weight=10.0))
-    a.run(on_step=lambda step, losses: seen.append(losses))
-    assert len(seen) == 2 and all(s["shift"] > 0 for s in seen)
-    b = Trainer(cfg(tmp_path / "b", shift_weight=10.0))  # the shifts are seeded: same run
-    b.run()
-    for k, v in a.model.state_dict().items():
-        torch.testing.assert_close(v, b.model.state_dict()[k], rtol=0, atol=1e-6)
     with pytest.raises(RtStyleError, match="give one"):
         Trainer(cfg(tmp_path / "c", shift_weight=1.0, temporal_weight=1.0))
     with pytest.raises(RtStyleError, match="image-size >= 56"):
         Trainer(cfg(tmp_path / "d", shift_weight=1.0, image_size=48))
-    from rtstyle import cli
-
     for command in (["train", "--style-image", "s.jpg"], ["distill", "--teacher", "t.onnx"]):  # both take it
         args = cli.build_parser().parse_args([*command, "--content-dir", "c", "--shift-weight", "3"])
         assert args.shift_weight == 3.0
