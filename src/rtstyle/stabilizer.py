@@ -158,7 +158,7 @@ class StabilizerStats:
 MODES: dict[str, dict[str, Any]] = {
     "sharp": {},
     "fast": {"strength": 0.65, "texture": False, "texture_strength": 0.65, "max_gain": 1.0,
-             "preset": "balanced", "flow_size": 240},
+             "preset": "balanced", "flow_size": 240, "strain_tol": 0.0},
 }
 
 
@@ -222,8 +222,11 @@ class Stabilizer:
     The flow (DIS, ``preset``) is computed on frames scaled to ``flow_size`` px on the
     shorter side. Trust is 1 where the carried source matches to within ``photo_tol`` gray
     levels (``key_tol`` for keys, which are further back), falling to 0 at twice that,
-    feathered by ``feather`` px. A cut is less than ``cut_fraction`` of the frame trusted,
-    or a mean difference above ``cut_error`` gray levels. The camera is still while the
+    feathered by ``feather`` px; and where the flow is strained, its neighbouring vectors
+    differing by more than ``strain_tol`` px per px (0 at twice that; 0 turns the check off),
+    as texture carried by a flow that tears or swirls turns into marbled swirls. A cut is
+    less than ``cut_fraction`` of the frame trusted (before the strain check), or a mean
+    difference above ``cut_error`` gray levels. The camera is still while the
     frame's mean flow is under ``still_motion`` px (at the flow resolution); then flow
     under ``dead_zone`` px does not move a key (and up to twice that moves it less): DIS's
     sub-pixel noise would otherwise make keys drift. A key
@@ -250,6 +253,7 @@ class Stabilizer:
     key_cover: float = 0.6
     fade: int = 8
     max_gain: float = 1.4
+    strain_tol: float = 0.5
     stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -285,6 +289,23 @@ class Stabilizer:
         w *= inside_mask(flow)
         return w, float(photo.mean())
 
+    def _smooth(self, flow: np.ndarray) -> np.ndarray:
+        """Trust in how ``flow`` carries texture: 1 where it moves neighbouring pixels alike
+        (strain, the largest difference to a neighbour's vector, under ``strain_tol`` px per
+        px), 0 at twice that. A flow that tears or swirls (a smooth, motion-blurred region
+        behind a passing car passes the photometric check whatever the flow) would carry
+        the texture into marbled swirls."""
+        if not self.strain_tol:
+            return np.ones(flow.shape[:2], np.float32)
+        strain = np.zeros(flow.shape[:2], np.float32)
+        dx = np.abs(np.diff(flow, axis=1)).max(axis=2)
+        dy = np.abs(np.diff(flow, axis=0)).max(axis=2)
+        np.maximum(strain[:, 1:], dx, out=strain[:, 1:])
+        np.maximum(strain[:, :-1], dx, out=strain[:, :-1])
+        np.maximum(strain[1:], dy, out=strain[1:])
+        np.maximum(strain[:-1], dy, out=strain[:-1])
+        return np.clip(2.0 - strain / self.strain_tol, 0.0, 1.0)
+
     def _feathered(self, w: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(w, (0, 0), self.feather) if self.feather > 0 else w
 
@@ -294,7 +315,7 @@ class Stabilizer:
         f_back = self._flow.calc_small(gray, prev_gray)
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         cut = err > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
-        return f_back, self._feathered(w), cut
+        return f_back, self._feathered(w * self._smooth(f_back)), cut
 
     def _new_key(self, gray: np.ndarray) -> int:
         key = _Key(next(self._ids), gray, np.zeros(gray.shape + (2,), np.float32))
@@ -333,7 +354,7 @@ class Stabilizer:
             key.flow = step + warp(key.flow, step)
             key.age += 1
             w, _ = self._trust(gray, key.gray, key.flow, self.key_tol)
-            w = self._feathered(w)
+            w = self._feathered(w * self._smooth(key.flow))
             if i == 1:  # the newer of two keys, fading in
                 w *= min(1.0, key.age / self.fade)
             views.append(KeyView(key.id, key.flow, w))

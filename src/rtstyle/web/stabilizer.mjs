@@ -19,14 +19,15 @@
 // pixel: from each pixel of this frame to where it was in the previous one. Trust is photometric on the
 // source: the previous (or key) frame carried by the motion must match this one within
 // PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
-// are not trusted. A scene cut (mean difference over CUT_ERROR, or under CUT_FRACTION of the
-// frame trusted) starts afresh.
+// are not trusted, nor is a flow that tears or swirls (neighbouring vectors differing by
+// more than STRAIN_TOL px per px). A scene cut (mean difference over CUT_ERROR, or under
+// CUT_FRACTION of the frame trusted) starts afresh.
 //
 // Planes are float32, RGB, 0-255: x the frame the network saw, y its output [3, h, w].
 
 const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4;
 const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
-const STILL = 0.25, DEAD_ZONE = 1, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4;
+const STILL = 0.25, DEAD_ZONE = 1, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
@@ -228,6 +229,26 @@ function median9(p0, p1, p2, p3, p4, p5, p6, p7, p8) {
   return p4;
 }
 
+// Trust in how the field `flow` ([2, h, w]) carries texture, multiplied into `trust` in
+// place: 1 where neighbouring vectors agree within STRAIN_TOL px per px, 0 at twice that.
+// A flow that tears or swirls (behind a passing car, the motion-blurred background passes
+// the photometric check whatever the flow) would carry the strokes into marbled swirls.
+function unstrained(trust, flow, w, h) {
+  const n = w * h;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      let s = 0;
+      if (x + 1 < w) s = Math.max(s, Math.abs(flow[i + 1] - flow[i]), Math.abs(flow[n + i + 1] - flow[n + i]));
+      if (x > 0) s = Math.max(s, Math.abs(flow[i - 1] - flow[i]), Math.abs(flow[n + i - 1] - flow[n + i]));
+      if (y + 1 < h) s = Math.max(s, Math.abs(flow[i + w] - flow[i]), Math.abs(flow[n + i + w] - flow[n + i]));
+      if (y > 0) s = Math.max(s, Math.abs(flow[i - w] - flow[i]), Math.abs(flow[n + i - w] - flow[n + i]));
+      trust[i] *= clamp(2 - s / STRAIN_TOL, 0, 1);
+    }
+  }
+  return trust;
+}
+
 // 3x3 box blur of a w x h plane (trust maps: soft edges), the edges replicated.
 function feather(a, w, h) {
   const rows = new Float32Array(w * h), out = new Float32Array(w * h);
@@ -383,7 +404,7 @@ export class PageStabilizer {
       const t = trustOf(gray, prev[0].g, flow, fw, fh, PHOTO_TOL);
       let trusted = 0;
       for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
-      if (t.error <= CUT_ERROR && trusted >= CUT_FRACTION * nf) trust = feather(t.trust, fw, fh);
+      if (t.error <= CUT_ERROR && trusted >= CUT_FRACTION * nf) trust = feather(unstrained(t.trust, flow, fw, fh), fw, fh);
     }
     this.key = key;
     if (!trust) { // a first frame or a new scene: the output as it is, and the first key
@@ -417,7 +438,7 @@ export class PageStabilizer {
       }
       k.flow = moved;
       k.age++;
-      const weight = feather(trustOf(gray, k.gray, moved, fw, fh, KEY_TOL).trust, fw, fh);
+      const weight = feather(unstrained(trustOf(gray, k.gray, moved, fw, fh, KEY_TOL).trust, moved, fw, fh), fw, fh);
       if (i === 1) for (let j = 0; j < nf; j++) weight[j] *= Math.min(1, k.age / FADE);
       return { key: k, weight };
     });
