@@ -289,14 +289,15 @@ class Stabilizer:
         w *= inside_mask(flow)
         return w, float(photo.mean())
 
-    def _smooth(self, flow: np.ndarray) -> np.ndarray:
-        """Trust in how ``flow`` carries texture: 1 where it moves neighbouring pixels alike
-        (strain, the largest difference to a neighbour's vector, under ``strain_tol`` px per
-        px), 0 at twice that. A flow that tears or swirls (a smooth, motion-blurred region
-        behind a passing car passes the photometric check whatever the flow) would carry
-        the texture into marbled swirls."""
+    def _unstrained(self, w: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """The trust map ``w`` times the trust in how ``flow`` carries texture: 1 where it
+        moves neighbouring pixels alike (strain, the largest difference to a neighbour's
+        vector, under ``strain_tol`` px per px), 0 at twice that; ``w`` itself when the
+        check is off. A flow that tears or swirls (a smooth, motion-blurred region behind a
+        passing car passes the photometric check whatever the flow) would carry the texture
+        into marbled swirls."""
         if not self.strain_tol:
-            return np.ones(flow.shape[:2], np.float32)
+            return w
         strain = np.zeros(flow.shape[:2], np.float32)
         dx = np.abs(np.diff(flow, axis=1)).max(axis=2)
         dy = np.abs(np.diff(flow, axis=0)).max(axis=2)
@@ -304,7 +305,7 @@ class Stabilizer:
         np.maximum(strain[:, :-1], dx, out=strain[:, :-1])
         np.maximum(strain[1:], dy, out=strain[1:])
         np.maximum(strain[:-1], dy, out=strain[:-1])
-        return np.clip(2.0 - strain / self.strain_tol, 0.0, 1.0)
+        return w * np.clip(2.0 - strain / self.strain_tol, 0.0, 1.0)
 
     def _feathered(self, w: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(w, (0, 0), self.feather) if self.feather > 0 else w
@@ -315,7 +316,7 @@ class Stabilizer:
         f_back = self._flow.calc_small(gray, prev_gray)
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         cut = err > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
-        return f_back, self._feathered(w * self._smooth(f_back)), cut
+        return f_back, self._feathered(self._unstrained(w, f_back)), cut
 
     def _new_key(self, gray: np.ndarray) -> int:
         key = _Key(next(self._ids), gray, np.zeros(gray.shape + (2,), np.float32))
@@ -354,7 +355,7 @@ class Stabilizer:
             key.flow = step + warp(key.flow, step)
             key.age += 1
             w, _ = self._trust(gray, key.gray, key.flow, self.key_tol)
-            w = self._feathered(w * self._smooth(key.flow))
+            w = self._feathered(self._unstrained(w, key.flow))
             if i == 1:  # the newer of two keys, fading in
                 w *= min(1.0, key.age / self.fade)
             views.append(KeyView(key.id, key.flow, w))

@@ -131,8 +131,9 @@ class Trainer:
             raise RtStyleError("--batch-size, --grad-accum and --epochs must be >= 1 and --image-size >= 16")
         if cfg.shift_weight and cfg.temporal_weight:
             raise RtStyleError("--shift-weight and --temporal-weight are two ways to the same end: give one")
-        if cfg.shift_weight and cfg.image_size < motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16:
-            raise RtStyleError(f"--shift-weight needs --image-size >= {motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16}")
+        smallest = motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16  # crops with some inside left to compare
+        if cfg.shift_weight and cfg.image_size < smallest:
+            raise RtStyleError(f"--shift-weight needs --image-size >= {smallest}")
         self.dist = dist_info()
         try:
             self.arch = get_preset(cfg.arch)

@@ -15,7 +15,6 @@ import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -90,10 +89,6 @@ class BrowserFilterStats:
     def median_ms(self) -> float | None:
         """The median: the first frames run before V8 has compiled the filter, several times slower."""
         return float(np.median(self.ms)) if self.ms else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"frames": self.frames, "resets": self.resets, "keys": self.keys,
-                "median_ms": None if self.median_ms is None else round(self.median_ms, 2)}
 
 
 class BrowserFilter:
