@@ -5,11 +5,13 @@ unstyled source frame's Gram distance to them (0%: the style's statistics untouc
 the training loss does; 8 frames spread over the first ``--frames`` of each clip.
 
     python tools/temporal_gram.py --vgg-weights vgg16-keras.pth vtest.avi bikes.mp4 [--image-size N]
+        [--browser-filter]     # a third column: the serve page's filter (web/stabilizer.mjs, in Node.js)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from rtstyle.media import VideoReader, resize_shorter
 from rtstyle.stabilizer import make_stabilizer
 from rtstyle.stylizer import Stylizer
 from rtstyle.vgg import frame_features, load_vgg16
+from rtstyle.web_filter import BrowserFilter
 
 
 @torch.no_grad()
@@ -29,6 +32,7 @@ def main() -> None:
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--frames", type=int, default=120)
     p.add_argument("--style", default=None)
+    p.add_argument("--browser-filter", action="store_true", help="also the serve page's filter (needs node)")
     args = p.parse_args()
     vgg = load_vgg16(args.vgg_weights)
     stylizer = Stylizer.load(args.style, device="cpu")
@@ -41,12 +45,12 @@ def main() -> None:
         bare_features = {t: frame_features(vgg, bare[t]) for t in picks}
         unstyled = {t: gram_distance(frame_features(vgg, src[t]), bare_features[t]).item() for t in picks}
         shares = {}
-        for mode in ("sharp", "fast"):
-            stab = make_stabilizer(mode)
-            out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
+        for mode in ("sharp", "fast", "page") if args.browser_filter else ("sharp", "fast"):
+            with BrowserFilter() if mode == "page" else contextlib.nullcontext(make_stabilizer(mode)) as stab:
+                out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
             shares[mode] = np.mean([gram_distance(frame_features(vgg, out[t]), bare_features[t]).item() / unstyled[t]
                                     for t in picks])
-        print(f"| {clip} | {len(picks)} | {shares['sharp']:.1%} | {shares['fast']:.1%} |", flush=True)
+        print(f"| {clip} | {len(picks)} | " + " | ".join(f"{v:.1%}" for v in shares.values()) + " |", flush=True)
 
 
 if __name__ == "__main__":
