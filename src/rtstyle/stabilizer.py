@@ -298,9 +298,10 @@ class Stabilizer:
         into marbled swirls."""
         if not self.strain_tol:
             return w
+        fx, fy = cv2.split(flow)  # (numpy's max over the last axis of 2 is 25x slower)
+        dx = cv2.max(cv2.absdiff(fx[:, 1:], fx[:, :-1]), cv2.absdiff(fy[:, 1:], fy[:, :-1]))
+        dy = cv2.max(cv2.absdiff(fx[1:], fx[:-1]), cv2.absdiff(fy[1:], fy[:-1]))
         strain = np.zeros(flow.shape[:2], np.float32)
-        dx = np.abs(np.diff(flow, axis=1)).max(axis=2)
-        dy = np.abs(np.diff(flow, axis=0)).max(axis=2)
         np.maximum(strain[:, 1:], dx, out=strain[:, 1:])
         np.maximum(strain[:, :-1], dx, out=strain[:, :-1])
         np.maximum(strain[1:], dy, out=strain[1:])
