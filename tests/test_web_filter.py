@@ -25,15 +25,15 @@ def test_page_filter_steadies_a_pan_and_keeps_the_strokes_sharp():
     """The camera pans by sub-pixel steps and the strokes jump every frame: the page must
     calm them as the stabilizer does, carrying texture rather than averaging it (the
     page's earlier filter, a blend of still cells, kept 0.9 of the error here; averaging
-    along the motion keeps under 0.75 of the sharpness). The page keeps 0.87 of it here
-    (its Lucas-Kanade flow is coarser than the stabilizer's DIS flow, which keeps 0.91)."""
+    along the motion keeps under 0.75 of the sharpness). The page keeps 0.97 of it here,
+    the bar is the stabilizer's (0.87 before the energy given back was the finest detail's)."""
     src = subpixel_pan(40)
     bare = swimming_texture(src)
     out, page = run(src, bare)
     np.testing.assert_array_equal(out[0], bare[0])  # the first frame passes through
     before, after = metrics(src, bare), metrics(src, out)
     assert after["warping_error"] < 0.2 * before["warping_error"]
-    assert after["sharpness"] > 0.85 * before["sharpness"]
+    assert after["sharpness"] > 0.9 * before["sharpness"]
     assert page.stats.frames == 40 and page.stats.resets == 1 and page.stats.keys >= 2
     assert page.stats.median_ms > 0
 

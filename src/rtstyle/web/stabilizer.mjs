@@ -9,9 +9,9 @@
 // composed from the key to the present (resampled once, bicubic, not once per frame). A new
 // key is taken every KEY_INTERVAL frames (four times that while the camera is still) or
 // when the carried key covers less than KEY_COVER of the frame, and fades in over FADE
-// frames. Where no key holds, the network's own texture shows. The texture's local energy
-// is given back (by at most MAX_GAIN) to what its sources had, as mixing and resampling
-// lose some.
+// frames. Where no key holds, the network's own texture shows. The local energy of the
+// texture's finest detail is given back (by at most MAX_GAIN) to what its sources had, as
+// mixing and resampling lose some.
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
 // FLOW_SIDE px on the shorter side: a WINDOW x WINDOW window every STEP px, coarse to fine
@@ -68,26 +68,40 @@ function grow(a, w, h, ww, hh) {
   return out;
 }
 
-// Means of f x f cells of the plane a (w x h), or (`squares`) of its squares summed over
-// its three planes (a [3, h, w] array): a ceil(w / f) x ceil(h / f) plane.
-function shrink(a, w, h, f, squares = false) {
+// Means of f x f cells of the plane a (w x h): a ceil(w / f) x ceil(h / f) plane.
+function shrink(a, w, h, f) {
   const ww = Math.ceil(w / f), hh = Math.ceil(h / f), sum = new Float32Array(ww * hh);
   const col = new Int32Array(w);
   for (let x = 0; x < w; x++) col[x] = (x / f) | 0;
   for (let y = 0; y < h; y++) {
     const row = ((y / f) | 0) * ww, o = y * w;
-    if (squares) { // three planes: one pass
-      const b = o + w * h, c = b + w * h;
-      for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x] * a[o + x] + a[b + x] * a[b + x] + a[c + x] * a[c + x];
-    } else {
-      for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x];
-    }
+    for (let x = 0; x < w; x++) sum[row + col[x]] += a[o + x];
   }
   for (let cy = 0; cy < hh; cy++) {
     const rows = Math.min(f, h - cy * f);
     for (let cx = 0; cx < ww; cx++) sum[cy * ww + cx] /= rows * Math.min(f, w - cx * f);
   }
   return sum;
+}
+
+// The energy of the finest detail of a ([3, h, w]): the squared 4-neighbour Laplacian,
+// summed over the three planes, averaged over BAND x BAND cells (edges reflected, as
+// OpenCV's). Resampling and mixing take the finest detail first; the energy of the whole
+// band hardly notices (stabilizer.py's local_energy).
+function detailEnergy(a, w, h) {
+  const sq = new Float32Array(w * h);
+  for (let c = 0, n = w * h; c < 3; c++) {
+    for (let y = 0; y < h; y++) {
+      const o = c * n + y * w, u = c * n + (y > 0 ? y - 1 : Math.min(1, h - 1)) * w;
+      const d = c * n + (y + 1 < h ? y + 1 : Math.max(h - 2, 0)) * w, r = y * w;
+      for (let x = 0; x < w; x++) {
+        const l = x > 0 ? x - 1 : Math.min(1, w - 1), rr = x + 1 < w ? x + 1 : Math.max(w - 2, 0);
+        const v = a[o + l] + a[o + rr] + a[u + x] + a[d + x] - 4 * a[o + x];
+        sq[r + x] += v * v;
+      }
+    }
+  }
+  return shrink(sq, w, h, BAND);
 }
 
 // A pyramid of the gray plane g (w x h), finest first, with each level's gradients.
@@ -395,7 +409,7 @@ export class PageStabilizer {
     const low = new Float32Array(3 * nl), high = new Float32Array(3 * n), energy = new Float32Array(nl);
     for (let c = 0; c < 3; c++) low.set(shrink(y.subarray(c * n, (c + 1) * n), w, h, BAND), c * nl);
     compose(low, null, high, y, w, h, lw, lh, -1);
-    energy.set(shrink(high, w, h, BAND, true));
+    energy.set(detailEnergy(high, w, h));
     const prev = this.prev, prevLow = this.low;
     this.prev = pyr;
     let flow = null, trust = null;
@@ -474,7 +488,7 @@ export class PageStabilizer {
       }
     }
     // its energy given back, and the two bands put together into y
-    const gain = shrink(tex, w, h, BAND, true);
+    const gain = detailEnergy(tex, w, h);
     for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, MAX_GAIN);
     compose(outLow, gain, tex, y, w, h, lw, lh);
     this.low = outLow;
