@@ -11,7 +11,7 @@ from conftest import make_photo, textured_model
 from PIL import Image
 
 import rtstyle.styles as styles
-from rtstyle import Stylizer, checkpoint
+from rtstyle import Stylizer, checkpoint, learn
 from rtstyle.cli import main
 
 BUDGET_S = 30
@@ -49,14 +49,14 @@ def test_learn_keeps_its_budget_and_installs_a_style_every_command_takes(paintin
     _, meta = checkpoint.load_model(folder / "my-painting.pth")
     assert meta["arch"]["name"] == "edge" and meta["painting"] == "My Painting.png"
     assert meta["steps"] == result["steps"]
-    assert meta["train_args"]["init_from"].endswith("jungle.pth")
+    assert meta["train_args"]["init_from"].endswith(f"{learn.START_STYLE}.pth")
 
     # by name: stylize --style / --model (inference.py's form), the Python API, styles, sheet
     photo = tmp_path / "photo.png"
     Image.fromarray(make_photo(40, 56, 1)).save(photo)
     expected = Stylizer.load(folder / "my-painting.onnx").stylize(make_photo(40, 56, 1))
-    jungle = Stylizer.load("jungle", device="cpu").stylize(make_photo(40, 56, 1))
-    assert np.abs(expected.astype(int) - jungle).mean() > 1  # it learned something: not the start network
+    start = Stylizer.load(learn.START_STYLE, device="cpu").stylize(make_photo(40, 56, 1))
+    assert np.abs(expected.astype(int) - start).mean() > 1  # it learned something: not the start network
     for i, args in enumerate((["--style", "my-painting"], ["--model", "my-painting"], ["--model", "user:my-painting"])):
         out = tmp_path / f"out{i}.png"
         assert main(["stylize", *args, "--input", str(photo), "--output", str(out), "--device", "cpu"]) == 0
@@ -96,8 +96,8 @@ def test_the_equivalent_train_command_makes_the_same_model(painting, vgg_weights
     trained, _ = checkpoint.load_model(out / "model.pth")
     for (name, a), b in zip(learned.state_dict().items(), trained.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    jungle, _ = checkpoint.load_model(styles.builtin_styles()["jungle"].path)
-    assert not all(torch.equal(a, b) for a, b in zip(learned.state_dict().values(), jungle.state_dict().values(), strict=True))
+    start, _ = checkpoint.load_model(styles.builtin_styles()[learn.START_STYLE].path)
+    assert not all(torch.equal(a, b) for a, b in zip(learned.state_dict().values(), start.state_dict().values(), strict=True))
 
 
 @pytest.mark.parametrize("args, message", [
