@@ -474,7 +474,7 @@ def test_temporal_loss_penalises_a_model_that_does_not_follow_motion():
     torch.testing.assert_close(pair.x2, again.x2)
 
 
-def _tiny_run(out, content_dir, style_image, vgg_weights, **kw):
+def _tiny_config(out, content_dir, style_image, vgg_weights, **kw):
     from rtstyle.training import TrainConfig
 
     return TrainConfig(content_dir=str(content_dir), style_image=str(style_image), save_model_dir=str(out),
@@ -487,7 +487,7 @@ def test_training_with_a_motion_term(tmp_path, content_dir, style_image, vgg_wei
     from rtstyle.training import Trainer
 
     seen = []
-    runs = [Trainer(_tiny_run(tmp_path / name, content_dir, style_image, vgg_weights, image_size=size,
+    runs = [Trainer(_tiny_config(tmp_path / name, content_dir, style_image, vgg_weights, image_size=size,
                               **{f"{term}_weight": 10.0})) for name in "ab"]
     runs[0].run(on_step=lambda step, losses: seen.append(losses))
     assert len(seen) == 2 and all(s[term] > 0 for s in seen)
@@ -518,13 +518,11 @@ def test_shift_weight_is_checked_and_on_the_command_line(tmp_path, content_dir, 
     from rtstyle.errors import RtStyleError
     from rtstyle.training import Trainer
 
-    def cfg(out, **kw):
-        return _tiny_run(out, content_dir, style_image, vgg_weights, **kw)
-
+    fixtures = (content_dir, style_image, vgg_weights)
     with pytest.raises(RtStyleError, match="give one"):
-        Trainer(cfg(tmp_path / "c", shift_weight=1.0, temporal_weight=1.0))
+        Trainer(_tiny_config(tmp_path / "c", *fixtures, shift_weight=1.0, temporal_weight=1.0))
     with pytest.raises(RtStyleError, match="image-size >= 56"):
-        Trainer(cfg(tmp_path / "d", shift_weight=1.0, image_size=48))
+        Trainer(_tiny_config(tmp_path / "d", *fixtures, shift_weight=1.0, image_size=48))
     for command in (["train", "--style-image", "s.jpg"], ["distill", "--teacher", "t.onnx"]):  # both take it
         args = cli.build_parser().parse_args([*command, "--content-dir", "c", "--shift-weight", "3"])
         assert args.shift_weight == 3.0

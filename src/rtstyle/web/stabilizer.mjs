@@ -406,10 +406,10 @@ export class PageStabilizer {
     const gray = f > 1 ? shrink(lum, w, h, f) : lum, pyr = pyramid(gray, fw, fh);
     // the two bands of the output
     const lw = Math.ceil(w / BAND), lh = Math.ceil(h / BAND), nl = lw * lh;
-    const low = new Float32Array(3 * nl), high = new Float32Array(3 * n), energy = new Float32Array(nl);
+    const low = new Float32Array(3 * nl), high = new Float32Array(3 * n);
     for (let c = 0; c < 3; c++) low.set(shrink(y.subarray(c * n, (c + 1) * n), w, h, BAND), c * nl);
     compose(low, null, high, y, w, h, lw, lh, -1);
-    energy.set(detailEnergy(high, w, h));
+    const energy = detailEnergy(high, w, h);
     const prev = this.prev, prevLow = this.low;
     this.prev = pyr;
     let flow = null, trust = null;
