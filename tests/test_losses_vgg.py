@@ -17,6 +17,19 @@ def test_gram_matrix_matches_a_naive_computation():
                 assert abs(g[n, i, j].item() - naive.item()) < 1e-5
 
 
+def test_gram_matrix_of_channels_last_maps_is_the_same_with_the_same_gradient():
+    # VGG16 runs channels-last: its maps take another path through gram_matrix
+    f = torch.randn(2, 6, 7, 5, dtype=torch.float64)
+    a = f.clone().requires_grad_(True)
+    b = f.clone().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    ga, gb = gram_matrix(a), gram_matrix(b)
+    torch.testing.assert_close(ga, gb)
+    weights = torch.randn_like(ga)
+    (ga * weights).sum().backward()
+    (gb * weights).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad)
+
+
 def test_style_and_content_losses_vanish_for_identical_features():
     feats = [torch.rand(2, 8, 6, 6), torch.rand(2, 16, 3, 3)]
     grams = [gram_matrix(f[:1]) for f in feats]
@@ -48,6 +61,20 @@ def test_vgg_loads_local_file_in_every_layout(tmp_path, vgg_weights, layout):
         torch.testing.assert_close(a, b)
     assert all(not p.requires_grad for p in net.parameters()) and not net.training
     assert [t.shape[1] for t in net(x)] == [64, 128, 256, 512]
+
+
+def test_vgg_content_features_are_relu2_2_in_either_input_layout(vgg_weights):
+    net = load_vgg16(vgg_weights)
+    x = torch.rand(2, 3, 24, 20) * 255
+    full = net(x)
+    assert full.relu1_2.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(net.content(x), full.relu2_2)
+    torch.testing.assert_close(net.content(x.contiguous(memory_format=torch.channels_last)), full.relu2_2)
+    # and the same numbers as the network run plainly, layer by layer, in NCHW
+    ref = (x - net.mean) / net.std
+    for layer in list(_reference_net(vgg_weights).features)[:9]:
+        ref = layer(ref)
+    torch.testing.assert_close(full.relu2_2, ref, rtol=1e-4, atol=1e-3)
 
 
 def test_vgg_comes_from_the_torch_hub_cache(tmp_path, monkeypatch, vgg_weights):

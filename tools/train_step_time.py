@@ -1,66 +1,94 @@
-"""Time one training step (style network + VGG16 loss network + Adam) in fp32 and under
-bf16 autocast, as `rtstyle train --precision` runs it (docs/benchmarks.md).
+"""Time one training step (`Trainer.train_step`: style network + VGG16 loss network + Adam)
+in fp32 and under bf16 autocast, exactly as `rtstyle train --precision` runs it
+(docs/benchmarks.md, "Training throughput").
 
     python tools/train_step_time.py --vgg-weights vgg16-keras.pth --archs classic,edge --size 256 --batch 2
+    python tools/train_step_time.py --vgg-weights vgg16-keras.pth --archs edge --batch 4 --baseline old/src
 
-Each configuration runs `--steps` steps after one warm-up step; the median, min and max
-are printed. Compare the two precisions within one run: the machine's speed drifts.
+The content photos and the style image are seeded noise written to a temporary folder.
+Each configuration runs in its own process: `--steps` steps after one warm-up step; the
+median, min and max are printed. With `--baseline SRC` (another checkout's `src/`), the
+same configurations run from that code too, interleaved with this checkout's, `--rounds`
+times. Compare within one run: the machine's speed drifts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-import torch
-
-from rtstyle.devices import autocast_dtype
-from rtstyle.losses import content_loss, gram_matrix, style_loss
-from rtstyle.models import build_model
-from rtstyle.sysinfo import machine
-from rtstyle.vgg import load_vgg16
+HERE = Path(__file__).resolve().parents[1] / "src"
 
 
-def step_times(arch: str, precision: str, vgg, grams, size: int, batch: int, steps: int) -> list[float]:
-    torch.manual_seed(0)
-    model = build_model(arch)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    x = torch.rand(batch, 3, size, size) * 255
-    dtype = autocast_dtype(precision)
+def measure(arch: str, precision: str, vgg: str, size: int, batch: int, steps: int) -> list[float]:
+    """In this process: the step times of a Trainer on noise photos."""
+    import numpy as np
+    from PIL import Image
+
+    from rtstyle.training import TrainConfig, Trainer
+
+    work = Path(tempfile.mkdtemp(prefix="train-step-"))
+    rng = np.random.default_rng(0)
+    for i in range(batch * (steps + 2)):
+        Image.fromarray(rng.integers(0, 256, (size + 32, size + 48, 3), dtype=np.uint8)).save(work / f"{i}.png")
+    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(work / "style.png")
+    cfg = TrainConfig(content_dir=str(work), style_image=str(work / "style.png"), arch=arch, batch_size=batch,
+                      image_size=size, vgg_weights=vgg, precision=precision, checkpoint_interval=0, log_interval=0,
+                      save_model_dir=str(work / "out"), progress=False)
+    trainer = Trainer(cfg)
     times = []
-    for _ in range(steps + 1):
+    for x, _ in trainer._loader(0, 0):
+        if len(times) == steps + 1:
+            break
         start = time.perf_counter()
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-            y = model(x)
-            fy, fx = vgg(y), vgg(x)
-            loss = 1e5 * content_loss(fy.relu2_2, fx.relu2_2) + 1e10 * style_loss(fy, grams)
-        loss.backward()
-        opt.step()
+        trainer.train_step(x)
         times.append(time.perf_counter() - start)
     return times[1:]
+
+
+def run_in_process(src: Path, arch: str, precision: str, args) -> list[float]:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    cmd = [sys.executable, __file__, "--child", arch, precision, "--vgg-weights", args.vgg_weights,
+           "--size", str(args.size), "--batch", str(args.batch), "--steps", str(args.steps)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--vgg-weights", required=True)
     p.add_argument("--archs", default="classic,edge")
+    p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--baseline", type=Path, help="another checkout's src/ to time against this one")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
-    vgg = load_vgg16(args.vgg_weights)
-    with torch.no_grad():
-        grams = [gram_matrix(f) for f in vgg(torch.rand(1, 3, args.size, args.size) * 255)]
-    print(f"machine: {machine()}; torch threads {torch.get_num_threads()}; batch {args.batch} at {args.size} px")
-    print("| network | precision | median s/step | min | max | images/s |\n|---|---|---|---|---|---|")
-    for arch in args.archs.split(","):
-        for precision in ("fp32", "bf16"):
-            t = step_times(arch, precision, vgg, grams, args.size, args.batch, args.steps)
-            med = statistics.median(t)
-            print(f"| {arch} | {precision} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | {args.batch / med:.2f} |",
-                  flush=True)
+    if args.child:
+        print(json.dumps(measure(*args.child, args.vgg_weights, args.size, args.batch, args.steps)))
+        return
+    from rtstyle.sysinfo import machine
+
+    codes = [("this", HERE)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+    print(f"machine: {machine()}; batch {args.batch} at {args.size} px, {args.steps} steps after a warm-up")
+    print("| code | network | precision | median s/step | min | max | images/s |\n|---|---|---|---|---|---|---|")
+    for _ in range(args.rounds):
+        for arch in args.archs.split(","):
+            for precision in args.precisions.split(","):
+                for name, src in codes:
+                    t = run_in_process(src, arch, precision, args)
+                    med = statistics.median(t)
+                    print(f"| {name} | {arch} | {precision} | {med:.3f} | {min(t):.3f} | {max(t):.3f} | "
+                          f"{args.batch / med:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

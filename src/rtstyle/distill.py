@@ -77,7 +77,7 @@ class Distiller(Trainer):
         self.vgg: VGG16Features | None = None
         if self.cfg.perceptual_weight or self.cfg.feature_weight or self.cfg.vgg_weights:
             # the perceptual terms need it; given --vgg-weights, the fidelity figures use it too
-            self.vgg = load_vgg16(self.cfg.vgg_weights, self.device).to(memory_format=self.memory_format)
+            self.vgg = load_vgg16(self.cfg.vgg_weights, self.device)
 
     @torch.no_grad()
     def initial_colour(self) -> torch.Tensor:
@@ -98,7 +98,7 @@ class Distiller(Trainer):
         if cfg.perceptual_weight or cfg.feature_weight:
             fy = self.vgg(y)
             with torch.no_grad():
-                ft = self.vgg(t.to(memory_format=self.memory_format))
+                ft = self.vgg(t)
             if cfg.perceptual_weight:
                 losses["gram"] = cfg.perceptual_weight * gram_distance(fy, ft).mean()
             if cfg.feature_weight:

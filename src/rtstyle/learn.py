@@ -111,7 +111,7 @@ class LearnTrainer(Trainer):
         x = torch.stack([crops[i][0] for i in range(len(crops))])
         total = 0.0
         for batch in x.split(8):
-            feats = self.vgg(batch.to(self.device, memory_format=self.memory_format))
+            feats = self.vgg(batch.to(self.device))
             total += style_loss(feats, self.style_grams).item() * len(batch)
         loss = max(total / len(x), 1e-30)
         self.calibration = {"photos_style_loss": loss, "style_weight": STYLE_TERM / loss}

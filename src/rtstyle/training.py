@@ -160,7 +160,8 @@ class Trainer:
         self.writer = None
         self.device = self._pick_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
-        # channels-last (NHWC) is what the GPU's convolution kernels prefer; on a CPU it is no faster
+        # channels-last (NHWC) is what the GPU's convolution kernels prefer; on a CPU it is no
+        # faster for the style network (VGG16 runs channels-last everywhere: vgg.py)
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed training size: let cuDNN pick its fastest kernels
@@ -208,19 +209,21 @@ class Trainer:
         first_on_node = self.dist.local_rank == 0 or cfg.vgg_weights is not None
         if not first_on_node:
             self._barrier()
-        self.vgg = load_vgg16(cfg.vgg_weights, self.device).to(memory_format=self.memory_format)
+        self.vgg = load_vgg16(cfg.vgg_weights, self.device)
         if first_on_node and self.dist.enabled and cfg.vgg_weights is None:
             self._barrier()
         with torch.no_grad():
-            feats = self.vgg(self.style.to(self.device, memory_format=self.memory_format))
+            feats = self.vgg(self.style.to(self.device))
             self.style_grams = [gram_matrix(f) for f in feats]
 
     def compute_losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """The named, weighted loss terms for inputs ``x`` and outputs ``y``; "total" is
         what is minimised. Johnson et al.'s perceptual loss."""
         cfg = self.cfg
-        fy, fx = self.vgg(y), self.vgg(x)
-        losses = {"content": cfg.content_weight * content_loss(fy.relu2_2, fx.relu2_2),
+        fy = self.vgg(y)
+        with torch.no_grad():
+            fx = self.vgg.content(x)  # the photo's relu2_2 only: its deeper layers are not used
+        losses = {"content": cfg.content_weight * content_loss(fy.relu2_2, fx),
                   "style": cfg.style_weight * style_loss(fy, self.style_grams)}
         if cfg.tv_weight:
             losses["tv"] = cfg.tv_weight * total_variation(y)
