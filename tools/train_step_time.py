@@ -34,22 +34,23 @@ def measure(arch: str, precision: str, vgg: str, size: int, batch: int, steps: i
 
     from rtstyle.training import TrainConfig, Trainer
 
-    work = Path(tempfile.mkdtemp(prefix="train-step-"))
-    rng = np.random.default_rng(0)
-    for i in range(batch * (steps + 2)):
-        Image.fromarray(rng.integers(0, 256, (size + 32, size + 48, 3), dtype=np.uint8)).save(work / f"{i}.png")
-    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(work / "style.png")
-    cfg = TrainConfig(content_dir=str(work), style_image=str(work / "style.png"), arch=arch, batch_size=batch,
-                      image_size=size, vgg_weights=vgg, precision=precision, checkpoint_interval=0, log_interval=0,
-                      save_model_dir=str(work / "out"), progress=False)
-    trainer = Trainer(cfg)
-    times = []
-    for x, _ in trainer._loader(0, 0):
-        if len(times) == steps + 1:
-            break
-        start = time.perf_counter()
-        trainer.train_step(x)
-        times.append(time.perf_counter() - start)
+    with tempfile.TemporaryDirectory(prefix="train-step-") as tmp:
+        work = Path(tmp)
+        rng = np.random.default_rng(0)
+        for i in range(batch * (steps + 2)):
+            Image.fromarray(rng.integers(0, 256, (size + 32, size + 48, 3), dtype=np.uint8)).save(work / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(work / "style.png")
+        cfg = TrainConfig(content_dir=str(work), style_image=str(work / "style.png"), arch=arch, batch_size=batch,
+                          image_size=size, vgg_weights=vgg, precision=precision, checkpoint_interval=0,
+                          log_interval=0, save_model_dir=str(work / "out"), progress=False)
+        trainer = Trainer(cfg)
+        times = []
+        for x, _ in trainer._loader(0, 0):
+            if len(times) == steps + 1:
+                break
+            start = time.perf_counter()
+            trainer.train_step(x)
+            times.append(time.perf_counter() - start)
     return times[1:]
 
 

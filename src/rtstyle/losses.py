@@ -14,7 +14,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     # in float32 even under autocast (which would run bmm in bf16/fp16): the sums over H*W
     # lose too much in half precision and overflow fp16
     with torch.autocast(features.device.type, enabled=False):
-        if c > 1 and features.is_contiguous(memory_format=torch.channels_last):
+        if features.is_contiguous(memory_format=torch.channels_last):
             # channels-last maps (VGG16's) as (B, HW, C) without a copy into NCHW: the same
             # sums, and forward plus backward 10-30% faster
             f = features.permute(0, 2, 3, 1).reshape(b, h * w, c).float()
