@@ -115,7 +115,8 @@ def test_fine_flow_follows_a_small_moving_part_and_ignores_noise_on_small_frames
     """The sharp stabilizer's flow (``fine``) must follow a small thing moving on its own (a
     face, a hand: the texture carried on it must move with it), which the coarser
     ``balanced`` flow smears into its surroundings; on frames too small to be reduced it
-    is ``balanced`` itself (matching unreduced, noisy pixels would pass noise for motion)."""
+    is ``balanced``'s matching (unreduced, noisy pixels would pass noise for motion), with
+    ``fine``'s refinement."""
     a, b = canvas(480, 640, 0), canvas(480, 640, 0)  # a still background
     part = canvas(40, 40, 10)
     (y, x), (dx, dy) = (200, 300), (3, -2)
@@ -127,8 +128,10 @@ def test_fine_flow_follows_a_small_moving_part_and_ignores_noise_on_small_frames
         errors[preset] = float(np.sqrt(((core - np.float32([dx, dy])) ** 2).sum(-1)).mean())
     assert errors["fine"] < 0.3 and errors["fine"] < 0.25 * errors["balanced"]  # 0.07 against 1.24 px
     small_a, small_b = (cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA) for f in (a, b))
+    coarse = temporal._dis("balanced")
+    coarse.setVariationalRefinementIterations(temporal.FINE_REFINEMENT)
     np.testing.assert_array_equal(temporal.FlowEstimator("fine", 200)(small_a, small_b),
-                                  temporal.FlowEstimator("balanced", 200)(small_a, small_b))
+                                  coarse.calc(temporal.to_gray(small_a), temporal.to_gray(small_b), None))
 
 
 def test_consistency_mask_flags_occlusions():
@@ -231,7 +234,9 @@ def test_keys_stay_put_on_a_still_noisy_camera_and_follow_a_slow_pan():
     rng = np.random.default_rng(3)
     still = canvas(H, W, 7)
     noisy = [np.clip(still + rng.normal(0, 12, still.shape), 0, 255).astype(np.uint8) for _ in range(20)]
-    assert _key_drift(noisy, stabilizer.Stabilizer()) < 0.02  # 0.07 with a dead zone of 0.25 px, 0.3 without
+    # 0.04 px after 20 frames of heavy noise with the dead zone of 0.35 px (0.0004 with 1 px,
+    # 0.07 with 0.25 px, 0.3 without): a drift far too small to see; a swimming key moves px
+    assert _key_drift(noisy, stabilizer.Stabilizer()) < 0.05
     step = (0.3, 0.1)
     drift = _key_drift(subpixel_pan(20, step), stabilizer.Stabilizer())
     assert drift == pytest.approx(19 * np.hypot(*step), rel=0.3)

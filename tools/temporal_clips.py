@@ -25,6 +25,28 @@ import numpy as np
 
 from rtstyle.media import VideoWriter, read_image
 
+#: The camera paths of the two clips (``camera``'s arguments); ``tools/true_motion_error.py``
+#: scores against the motion they define.
+PAN = {"n": 150, "size": (640, 360), "start": (700, 700), "step": (1.3, 0.35)}
+NIGHT = {"n": 150, "size": (480, 320), "start": (330, 290), "step": (0.5, -0.2), "zoom": (1.0, 1.25)}
+
+
+def _view(spec: dict, i: int) -> tuple[float, float, float]:
+    """Frame ``i``'s scale (image px per frame px) and centre in the image."""
+    z0, z1 = spec.get("zoom", (1.0, 1.0))
+    z = z0 + (z1 - z0) * i / max(spec["n"] - 1, 1)
+    return 1.0 / z, spec["start"][0] + spec["step"][0] * i, spec["start"][1] + spec["step"][1] * i
+
+
+def true_flow(spec: dict, t: int) -> np.ndarray:
+    """The exact flow from frame ``t`` to frame ``t - 1`` of the clip made with ``spec``
+    (HxWx2, (dx, dy) px): where each pixel of frame t was in frame t - 1."""
+    w, h = spec["size"]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    (s1, cx1, cy1), (s0, cx0, cy0) = _view(spec, t), _view(spec, t - 1)
+    px, py = s1 * (xs - w / 2) + cx1, s1 * (ys - h / 2) + cy1  # the image point seen at pixel (x, y)
+    return np.dstack([(px - cx0) / s0 + w / 2 - xs, (py - cy0) / s0 + h / 2 - ys]).astype(np.float32)
+
 
 def camera(img: np.ndarray, n: int, size: tuple[int, int], start: tuple[float, float], step: tuple[float, float],
            zoom: tuple[float, float] = (1.0, 1.0), dark: float = 1.0, noise: float = 0.0,
@@ -35,9 +57,7 @@ def camera(img: np.ndarray, n: int, size: tuple[int, int], start: tuple[float, f
     w, h = size
     frames = []
     for i in range(n):
-        z = zoom[0] + (zoom[1] - zoom[0]) * i / max(n - 1, 1)
-        cx, cy = start[0] + step[0] * i, start[1] + step[1] * i
-        s = 1.0 / z
+        s, cx, cy = _view({"n": n, "start": start, "step": step, "zoom": zoom}, i)
         m = np.float32([[s, 0, cx - s * w / 2], [0, s, cy - s * h / 2]])
         f = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REFLECT).astype(np.float32)
@@ -64,9 +84,8 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write(out / "pan.mp4", camera(read_image(args.pan_photo), 150, (640, 360), (700, 700), (1.3, 0.35)))
-    write(out / "night.mp4", camera(read_image(args.night_photo), 150, (480, 320), (330, 290), (0.5, -0.2),
-                                    zoom=(1.0, 1.25), dark=0.6, noise=5.0))
+    write(out / "pan.mp4", camera(read_image(args.pan_photo), **PAN))
+    write(out / "night.mp4", camera(read_image(args.night_photo), **NIGHT, dark=0.6, noise=5.0))
 
 
 if __name__ == "__main__":

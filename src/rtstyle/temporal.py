@@ -38,6 +38,9 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
 
 
+FINE_REFINEMENT = 3  # variational refinement iterations of the fine flow (balanced: 1)
+
+
 def _dis(preset: str) -> cv2.DISOpticalFlow:
     """DIS with one of OpenCV's presets, or ``balanced``: ``medium`` (finest scale 1) with
     patch stride 4 instead of 3, and 6 gradient-descent and 1 variational-refinement
@@ -49,7 +52,12 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
     input itself rather than on a half-size copy of it: about as fine as ``balanced`` on
     an input twice the size, for less (at 180 px it beat ``balanced`` at 300 px, for 15%
     less time). Texture carried by the flow stays on moving faces and bodies (the sharp
-    stabilizer: docs/benchmarks.md, "The flow's finest scale")."""
+    stabilizer: docs/benchmarks.md, "The flow's finest scale"). It refines the field with
+    :data:`FINE_REFINEMENT` variational iterations instead of 1: 1.8 ms more at 267x200 on
+    one core, for a flow closer to the true motion (against the known motion of the pan and
+    night clips, the endpoint error falls from 0.16 and 0.23 px to 0.15 and 0.19 px, and the
+    stabilizer's warping error from 19% and 32% of bare to 18.5% and 29%; docs/benchmarks.md,
+    "Against the true motion")."""
     try:
         dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     except KeyError:
@@ -60,6 +68,7 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
         dis.setVariationalRefinementIterations(1)
     if preset == "fine":
         dis.setFinestScale(0)
+        dis.setVariationalRefinementIterations(FINE_REFINEMENT)
     return dis
 
 
@@ -89,6 +98,8 @@ class FlowEstimator:
         self.size = size
         self._dis = _dis("balanced" if preset == "fine" else preset)
         self._fine = _dis(preset) if preset == "fine" else None
+        if self._fine is not None:  # small frames: the balanced matching, refined as fine's
+            self._dis.setVariationalRefinementIterations(FINE_REFINEMENT)
         self._reduction = 1.0  # of the last frame made small
 
     def small(self, gray: np.ndarray) -> np.ndarray:
