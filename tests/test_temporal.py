@@ -128,8 +128,7 @@ def test_fine_flow_follows_a_small_moving_part_and_ignores_noise_on_small_frames
         errors[preset] = float(np.sqrt(((core - np.float32([dx, dy])) ** 2).sum(-1)).mean())
     assert errors["fine"] < 0.3 and errors["fine"] < 0.25 * errors["balanced"]  # 0.07 against 1.24 px
     small_a, small_b = (cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA) for f in (a, b))
-    coarse = temporal._dis("balanced")
-    coarse.setVariationalRefinementIterations(temporal.FINE_REFINEMENT)
+    coarse = temporal._dis("balanced", temporal.FINE_REFINEMENT)
     np.testing.assert_array_equal(temporal.FlowEstimator("fine", 200)(small_a, small_b),
                                   coarse.calc(temporal.to_gray(small_a), temporal.to_gray(small_b), None))
 

@@ -55,9 +55,10 @@ def camera(img: np.ndarray, n: int, size: tuple[int, int], start: tuple[float, f
     moving by ``step`` px per frame, zooming linearly; optionally darkened and noisy."""
     rng = np.random.default_rng(seed)
     w, h = size
+    path = {"n": n, "start": start, "step": step, "zoom": zoom}
     frames = []
     for i in range(n):
-        s, cx, cy = _view({"n": n, "start": start, "step": step, "zoom": zoom}, i)
+        s, cx, cy = _view(path, i)
         m = np.float32([[s, 0, cx - s * w / 2], [0, s, cy - s * h / 2]])
         f = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REFLECT).astype(np.float32)

@@ -30,18 +30,26 @@ from rtstyle.stabilizer import make_stabilizer
 from rtstyle.temporal import WarpingErrorMeter, inside_mask, sharpness, to_gray, warping_error
 
 
-def flow_epe(sources: list[np.ndarray], spec: dict) -> float:
-    """Mean endpoint error of the sharp stabilizer's flow (t -> t-1) against the truth."""
+def flow_epe(sources: list[np.ndarray], truths: list[np.ndarray]) -> float:
+    """Mean endpoint error of the sharp stabilizer's flow (t -> t-1) against the truth
+    (``truths[t - 1]``: the true flow t -> t-1 at full size)."""
     est = make_stabilizer("sharp")._flow
     grays = [est.small(to_gray(f)) for f in sources]
+    h, w = sources[0].shape[:2]
     errors = []
     for t in range(1, len(grays)):
         flow = est.calc_small(grays[t], grays[t - 1])
         fh, fw = flow.shape[:2]
-        w, h = spec["size"]
-        truth = cv2.resize(true_flow(spec, t), (fw, fh), interpolation=cv2.INTER_AREA) * np.float32([fw / w, fh / h])
+        truth = cv2.resize(truths[t - 1], (fw, fh), interpolation=cv2.INTER_AREA) * np.float32([fw / w, fh / h])
         errors.append(float(np.sqrt(((flow - truth) ** 2).sum(-1))[8:-8, 8:-8].mean()))
     return float(np.mean(errors))
+
+
+def true_warping_error(frames: list[np.ndarray], truths: list[np.ndarray], inside: list[np.ndarray]) -> float:
+    """The warping error of ``frames`` against the true flows, over the pixels that stay in
+    the frame."""
+    return float(np.mean([warping_error(frames[t - 1], frames[t], truths[t - 1], inside[t - 1])
+                          for t in range(1, len(frames))]))
 
 
 def score(clip: Path, stylizer: Stylizer, frames: int) -> dict:
@@ -57,21 +65,15 @@ def score(clip: Path, stylizer: Stylizer, frames: int) -> dict:
     for mode in ("sharp", "fast"):
         stab = make_stabilizer(mode)
         versions[mode] = [stab(s, y) for s, y in zip(sources, bare, strict=True)]
-    true_err = {}
-    for name, outs in versions.items():
-        errors = []
-        for t in range(1, len(outs)):
-            flow = true_flow(spec, t)
-            errors.append(warping_error(outs[t - 1], outs[t], flow, inside_mask(flow)))
-        true_err[name] = float(np.mean(errors))
+    truths = [true_flow(spec, t) for t in range(1, len(sources))]
+    inside = [inside_mask(f) for f in truths]
+    true_err = {name: true_warping_error(outs, truths, inside) for name, outs in versions.items()}
     meter = WarpingErrorMeter()
     for i, s in enumerate(sources):
         meter.update(s, {name: outs[i] for name, outs in versions.items()})
     row = {"clip": str(clip), "frames": len(sources), "bare_true_warping_error": true_err["bare"],
-           "source_true_warping_error": float(np.mean([warping_error(sources[t - 1], sources[t], true_flow(spec, t),
-                                                                     inside_mask(true_flow(spec, t)))
-                                                       for t in range(1, len(sources))])),
-           "sharp_flow_epe_px": round(flow_epe(sources, spec), 4)}
+           "source_true_warping_error": true_warping_error(sources, truths, inside),
+           "sharp_flow_epe_px": round(flow_epe(sources, truths), 4)}
     bare_sharp = np.mean([sharpness(f) for f in bare])
     for mode in ("sharp", "fast"):
         row[mode] = {"vs_bare_true_flow": round(true_err[mode] / true_err["bare"], 4),

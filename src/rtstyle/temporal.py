@@ -41,7 +41,7 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 FINE_REFINEMENT = 3  # variational refinement iterations of the fine flow (balanced: 1)
 
 
-def _dis(preset: str) -> cv2.DISOpticalFlow:
+def _dis(preset: str, refinement: int | None = None) -> cv2.DISOpticalFlow:
     """DIS with one of OpenCV's presets, or ``balanced``: ``medium`` (finest scale 1) with
     patch stride 4 instead of 3, and 6 gradient-descent and 1 variational-refinement
     iterations instead of 25 and 5 -- about 4x faster (1.9 ms at 320x240 on 2 cores),
@@ -57,7 +57,8 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
     one core, for a flow closer to the true motion (against the known motion of the pan and
     night clips, the endpoint error falls from 0.16 and 0.23 px to 0.15 and 0.19 px, and the
     stabilizer's warping error from 19% and 32% of bare to 18.5% and 29%; docs/benchmarks.md,
-    "Against the true motion")."""
+    "Against the true motion"). ``refinement``: that many variational iterations instead
+    of the preset's."""
     try:
         dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     except KeyError:
@@ -68,7 +69,9 @@ def _dis(preset: str) -> cv2.DISOpticalFlow:
         dis.setVariationalRefinementIterations(1)
     if preset == "fine":
         dis.setFinestScale(0)
-        dis.setVariationalRefinementIterations(FINE_REFINEMENT)
+        refinement = FINE_REFINEMENT if refinement is None else refinement
+    if refinement is not None:
+        dis.setVariationalRefinementIterations(refinement)
     return dis
 
 
@@ -96,10 +99,9 @@ class FlowEstimator:
     def __init__(self, preset: str = "medium", size: int | None = None):
         self.preset = preset
         self.size = size
-        self._dis = _dis("balanced" if preset == "fine" else preset)
+        # in fine mode, small frames get the balanced matching, refined as fine's
+        self._dis = _dis("balanced", FINE_REFINEMENT) if preset == "fine" else _dis(preset)
         self._fine = _dis(preset) if preset == "fine" else None
-        if self._fine is not None:  # small frames: the balanced matching, refined as fine's
-            self._dis.setVariationalRefinementIterations(FINE_REFINEMENT)
         self._reduction = 1.0  # of the last frame made small
 
     def small(self, gray: np.ndarray) -> np.ndarray:
