@@ -49,13 +49,13 @@ def test_learn_keeps_its_budget_and_installs_a_style_every_command_takes(paintin
     _, meta = checkpoint.load_model(folder / "my-painting.pth")
     assert meta["arch"]["name"] == "edge" and meta["painting"] == "My Painting.png"
     assert meta["steps"] == result["steps"]
-    assert meta["train_args"]["init_from"].endswith(f"{learn.START_STYLE}.pth")
+    assert meta["train_args"]["init_from"] == str(learn.START) and meta["start"] == "edge-photo"
 
     # by name: stylize --style / --model (inference.py's form), the Python API, styles, sheet
     photo = tmp_path / "photo.png"
     Image.fromarray(make_photo(40, 56, 1)).save(photo)
     expected = Stylizer.load(folder / "my-painting.onnx").stylize(make_photo(40, 56, 1))
-    start = Stylizer.load(learn.START_STYLE, device="cpu").stylize(make_photo(40, 56, 1))
+    start = Stylizer.load(learn.START, device="cpu").stylize(make_photo(40, 56, 1))
     assert np.abs(expected.astype(int) - start).mean() > 1  # it learned something: not the start network
     for i, args in enumerate((["--style", "my-painting"], ["--model", "my-painting"], ["--model", "user:my-painting"])):
         out = tmp_path / f"out{i}.png"
@@ -96,8 +96,24 @@ def test_the_equivalent_train_command_makes_the_same_model(painting, vgg_weights
     trained, _ = checkpoint.load_model(out / "model.pth")
     for (name, a), b in zip(learned.state_dict().items(), trained.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
-    start, _ = checkpoint.load_model(styles.builtin_styles()[learn.START_STYLE].path)
+    start, _ = checkpoint.load_model(learn.START)
     assert not all(torch.equal(a, b) for a, b in zip(learned.state_dict().values(), start.state_dict().values(), strict=True))
+
+
+def test_learning_starts_from_a_network_that_gives_back_the_photo():
+    """The shipped start (tools/learn_start.py) keeps the photo: its output's brightness
+    follows the photo's far more closely than any built-in style's does, so the minutes of
+    `learn` go to the painting's style, not to recovering the photo."""
+    photo = make_photo(96, 128, 1)
+
+    def likeness(name_or_path) -> float:
+        out = Stylizer.load(name_or_path, device="cpu").stylize(photo).astype(float).mean(-1)
+        ref = photo.astype(float).mean(-1)
+        return float(np.corrcoef(out.ravel(), ref.ravel())[0, 1])
+
+    start = likeness(learn.START)
+    assert start > 0.9
+    assert all(likeness(name) < start - 0.08 for name in styles.builtin_styles())
 
 
 @pytest.mark.parametrize("args, message", [

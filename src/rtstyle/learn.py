@@ -3,11 +3,12 @@
 The training journey of :mod:`rtstyle.training` with a clock. The recipe is the one the
 painting styles were made by (docs/styles.md, "Styles from paintings"), made automatic:
 
-- start from the built-in ``udnie`` (a network that already makes texture and keeps the
-  photo best of the built-ins: from a random start the style term needs thousands of steps
-  before any texture appears; from a warm start a few hundred steps reach the painting's
-  statistics; from ``udnie`` rather than ``jungle`` the 10-minute result keeps more of the
-  photo for the same style distance: docs/styles.md, "Your own style");
+- start from :data:`START`, a network that gives back the photo (``udnie`` trained to
+  reproduce its input: tools/learn_start.py). From a random start the style term needs
+  thousands of steps before any texture appears; from a start that keeps the photo, a few
+  hundred steps reach the painting's statistics, and the content, which is what longer
+  runs keep improving, starts near where a long run ends; so the 10-minute result is
+  nearer to the recipe's long run (docs/styles.md, "Your own style");
 - the painting with its longer side at 512 px; batch 4 of 256 px crops; Adam at 3e-3;
   total variation 5e4; bf16 where the CPU or GPU has it;
 - the style weight balanced for this painting: chosen so that the unstyled photos' own
@@ -46,12 +47,13 @@ from .errors import RtStyleError
 from .losses import style_loss
 from .media import read_image
 from .painting import PAINTING_SIZE
-from .styles import builtin_styles, check_new_user_style, install_user_style, name_from_file
+from .styles import check_new_user_style, install_user_style, name_from_file
 from .training import MODEL_FILENAME, TrainConfig, Trainer
 from .vgg import describe_weights_source, load_vgg16
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
-START_STYLE = "udnie"  # was "jungle" until 2026-12-04 (docs/styles.md, "Your own style")
+START = Path(__file__).resolve().parent / "starts" / "edge-photo.pth"  # tools/learn_start.py
+# (the built-in "jungle" until 2026-12-04, "udnie" until 2026-12-06: docs/styles.md, "Your own style")
 STYLE_TERM = 3e7  # style weight x the unstyled photos' style loss (docs/styles.md, "Your own style")
 CONTENT_WEIGHT = 1e5
 TV_WEIGHT = 5e4
@@ -170,8 +172,8 @@ def check_request(cfg: LearnConfig) -> tuple[str, int]:
     name = check_new_user_style(cfg.name or name_from_file(cfg.painting), cfg.replace)
     if cfg.steps is None and not cfg.minutes > 0:
         raise RtStyleError("--minutes must be more than 0")
-    if START_STYLE not in builtin_styles():
-        raise RtStyleError(f"the built-in style {START_STYLE!r} that learning starts from is not installed")
+    if not START.is_file():
+        raise RtStyleError(f"the network that learning starts from is missing: {START}")
     if cfg.content_dir is not None and not Path(cfg.content_dir).is_dir():
         raise RtStyleError(f"content folder not found: {cfg.content_dir}")
     return name, style_size_for(cfg.painting)
@@ -198,7 +200,7 @@ def learn(cfg: LearnConfig, on_progress: Callable[[dict], None] | None = None,
         style_size=style_size, arch="edge", epochs=10**6, batch_size=cfg.batch_size,
         image_size=cfg.image_size, content_weight=CONTENT_WEIGHT, style_weight=1.0, tv_weight=TV_WEIGHT, lr=LR,
         seed=cfg.seed, device=cfg.device, vgg_weights=cfg.vgg_weights, checkpoint_interval=0,
-        init_from=str(builtin_styles()[START_STYLE].path), log_interval=0, max_steps=cfg.steps or 10**9,
+        init_from=str(START), log_interval=0, max_steps=cfg.steps or 10**9,
         precision=cfg.precision, progress=cfg.progress)
     cache = _cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
@@ -219,7 +221,7 @@ def learn(cfg: LearnConfig, on_progress: Callable[[dict], None] | None = None,
             "learned": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "steps": trainer.step, "minutes_budget": None if cfg.steps else cfg.minutes,
             "train_s": round(train_s, 1), "step_s": round(statistics.median(trainer.step_times), 3),
-            "precision": trainer.precision, "device": str(trainer.device), "start": START_STYLE,
+            "precision": trainer.precision, "device": str(trainer.device), "start": START.stem,
             "style_weight": float(f"{trainer.cfg.style_weight:.4g}"), "content_images": len(trainer.files),
         }
         meta.pop("arch", None)
