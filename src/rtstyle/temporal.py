@@ -90,11 +90,17 @@ class FlowEstimator:
     ``size``: compute the flow on frames whose shorter side is at most this many pixels
     (None: full resolution); the result is scaled back up to the input's size.
     ``preset``: ``ultrafast``, ``fast``, ``balanced``, ``fine`` or ``medium`` (speed/quality,
-    see :func:`_dis`). ``fine`` applies to frames reduced at least :data:`FINE_REDUCTION` times
-    (the reduction averages the pixels' noise away); on smaller frames the noise would pass
-    for motion at that scale, and it works as ``balanced``."""
+    see :func:`_dis`). ``fine`` works on frames reduced at least :data:`FINE_REDUCTION` times
+    (the reduction averages the pixels' noise away; a frame whose shorter side is under
+    ``size`` times that is reduced that much instead, so the flow is smaller than ``size``),
+    as long as that leaves :data:`FINE_MIN` px; on smaller frames the noise would pass for
+    motion at that scale, and it works as ``balanced`` at ``size``."""
 
-    FINE_REDUCTION = 1.5
+    # 2 and 128 since 2026-12-06 (before: 1.5, no floor, and ``size`` whatever the frame):
+    # on the clips between 256 and 400 px the finer, less reduced flow read more noise than
+    # motion (bikes.mp4 at 272 px: 33% -> 28% of bare flicker; docs/benchmarks.md)
+    FINE_REDUCTION = 2.0
+    FINE_MIN = 128
 
     def __init__(self, preset: str = "medium", size: int | None = None):
         self.preset = preset
@@ -102,22 +108,30 @@ class FlowEstimator:
         # in fine mode, small frames get the balanced matching, refined as fine's
         self._dis = _dis("balanced", FINE_REFINEMENT) if preset == "fine" else _dis(preset)
         self._fine = _dis(preset) if preset == "fine" else None
-        self._reduction = 1.0  # of the last frame made small
+        self._use_fine = False  # for the last frame made small
+
+    def working_side(self, side: int) -> tuple[int, bool]:
+        """The shorter side of the working resolution of a frame whose shorter side is
+        ``side``, and whether the ``fine`` matching applies there."""
+        size = side if self.size is None else min(self.size, side)
+        if self._fine is not None:
+            fine = min(size, side / self.FINE_REDUCTION)
+            if fine >= self.FINE_MIN:
+                return round(fine), True
+        return size, False
 
     def small(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` resized to the working resolution."""
         h, w = gray.shape[:2]
-        if self.size is None or min(h, w) <= self.size:
-            self._reduction = 1.0
+        side, self._use_fine = self.working_side(min(h, w))
+        if side >= min(h, w):
             return gray
-        self._reduction = min(h, w) / self.size
-        s = self.size / min(h, w)
+        s = side / min(h, w)
         return cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
     def calc_small(self, a_small: np.ndarray, b_small: np.ndarray) -> np.ndarray:
         """Flow from ``a`` to ``b``, both already at the working resolution (made by :meth:`small`)."""
-        fine = self._fine is not None and self._reduction >= self.FINE_REDUCTION
-        return (self._fine if fine else self._dis).calc(a_small, b_small, None)
+        return (self._fine if self._use_fine else self._dis).calc(a_small, b_small, None)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from frame ``a`` to frame ``b`` (RGB or gray), at ``a``'s full size."""
