@@ -9,14 +9,20 @@
 // composed from the key to the present (resampled once, bicubic, not once per frame). A new
 // key is taken every KEY_INTERVAL frames (four times that while the camera is still) or
 // when the carried key covers less than KEY_COVER of the frame, and fades in over FADE
-// frames. Where no key holds, the network's own texture shows. The local energy of the
+// frames. Where no key holds, the network's own texture shows. While the camera is still
+// (the motion, averaged over frames at each point with weight PERSIST on the past, under
+// STILL px on average), motion under DEAD_ZONE px does not move a key: on a still camera
+// sub-pixel motion is noise, and the carried strokes would swim. The local energy of the
 // texture's finest detail is given back (by at most MAX_GAIN) to what its sources had, as
 // mixing and resampling lose some.
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
 // FLOW_SIDE px on the shorter side: a WINDOW x WINDOW window every STEP px, coarse to fine
-// over LEVELS levels, each level's field 3x3-median filtered, then interpolated to every
-// pixel: from each pixel of this frame to where it was in the previous one. Trust is photometric on the
+// over LEVELS levels, with a brightness offset; at each level a window takes a neighbour's
+// motion where that fits it better (DIS's spatial propagation, both ways), and the field is
+// 3x3-median filtered; each pixel then takes the motions of the windows over it, weighted
+// by how well each carries it (DIS's densification): from each pixel of this frame to
+// where it was in the previous one. Trust is photometric on the
 // source: the previous (or key) frame carried by the motion must match this one within
 // PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
 // are not trusted, nor is a flow that tears or swirls (neighbouring vectors differing by
@@ -25,9 +31,9 @@
 //
 // Planes are float32, RGB, 0-255: x the frame the network saw, y its output [3, h, w].
 
-const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4;
+const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4, MARGIN = 0.9, SAME = 0.02;
 const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
-const STILL = 0.25, DEAD_ZONE = 1, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
+const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
@@ -127,9 +133,12 @@ function pyramid(g, w, h) {
 }
 
 // Motion from each pixel of `cur` to where it was in `prev` (pyramids of the same size):
-// Lucas-Kanade on WINDOW x WINDOW windows every STEP px, coarse to fine, each level's field
-// median-filtered (a window that went astray takes its neighbours' motion); a dense
-// [2, h, w] field (x then y) at the finest level.
+// Lucas-Kanade on WINDOW x WINDOW windows every STEP px, coarse to fine, with spatial
+// propagation (adopt) and each level's field median-filtered (a window that went astray
+// takes its neighbours' motion); a dense [2, h, w] field (x then y) at the finest level,
+// each pixel's motion a weighted mean of its windows'. The propagation, the brightness
+// offset and the densification (2026-12-06) took bikes.mp4 from 46% to 38% of the
+// network's flicker, at 25-35% more time (docs/web.md).
 function motion(cur, prev) {
   let field = null, fw = 0, fh = 0;
   const mid = (STEP - 1) / 2;
@@ -147,50 +156,123 @@ function motion(cur, prev) {
           dx = 2 * bilinear(field, fw, fh, u, v);
           dy = 2 * bilinear(field.subarray(fw * fh), fw, fh, u, v);
         }
-        let a = 0, b = 0, c = 0;
+        // spatial propagation: the left and upper windows' motion, where it fits this one better
+        const k = by * bw + bx;
+        next[k] = dx;
+        next[nb + k] = dy;
+        adopt(g, p, w, h, x0, x1, y0, y1, next, nb, k, bx > 0 ? k - 1 : -1, by > 0 ? k - bw : -1);
+        dx = next[k];
+        dy = next[nb + k];
+        // Lucas-Kanade with a brightness offset: gradients and differences less their means
+        let a = 0, b = 0, c = 0, sgx = 0, sgy = 0;
         for (let y = y0; y < y1; y++) {
           for (let x = x0; x < x1; x++) {
             const i = y * w + x;
             a += gx[i] * gx[i];
             b += gx[i] * gy[i];
             c += gy[i] * gy[i];
+            sgx += gx[i];
+            sgy += gy[i];
           }
         }
-        const det = a * c - b * b, n = (x1 - x0) * (y1 - y0);
+        const n = (x1 - x0) * (y1 - y0), mgx = sgx / n, mgy = sgy / n;
+        a -= n * mgx * mgx;
+        b -= n * mgx * mgy;
+        c -= n * mgy * mgy;
+        const det = a * c - b * b;
         if (det > 1e-2 * n * n) { // enough texture in two directions to tell where it went
           for (let it = 0; it < ITERS; it++) {
-            let ex = 0, ey = 0;
+            let ex = 0, ey = 0, se = 0;
             for (let y = y0; y < y1; y++) {
               for (let x = x0; x < x1; x++) {
                 const i = y * w + x, e = bilinear(p, w, h, x + dx, y + dy) - g[i];
                 ex += gx[i] * e;
                 ey += gy[i] * e;
+                se += e;
               }
             }
+            ex -= mgx * se;
+            ey -= mgy * se;
             const sx = -(c * ex - b * ey) / det, sy = -(a * ey - b * ex) / det;
             dx += clamp(sx, -2, 2);
             dy += clamp(sy, -2, 2);
             if (sx * sx + sy * sy < 1e-4) break;
           }
         }
-        next[by * bw + bx] = dx;
-        next[nb + by * bw + bx] = dy;
+        next[k] = dx;
+        next[nb + k] = dy;
+      }
+    }
+    // and back: the right and lower windows' motion, where it fits better
+    for (let by = bh - 1; by >= 0; by--) {
+      for (let bx = bw - 1; bx >= 0; bx--) {
+        const cx = bx * STEP + mid, cy = by * STEP + mid, k = by * bw + bx;
+        const x0 = Math.max(0, Math.round(cx - WINDOW / 2 + 0.5)), x1 = Math.min(w, x0 + WINDOW);
+        const y0 = Math.max(0, Math.round(cy - WINDOW / 2 + 0.5)), y1 = Math.min(h, y0 + WINDOW);
+        adopt(g, p, w, h, x0, x1, y0, y1, next, nb, k, bx + 1 < bw ? k + 1 : -1, by + 1 < bh ? k + bw : -1);
       }
     }
     field = median3(next, bw, bh);
     fw = bw;
     fh = bh;
   }
-  const { w, h } = cur[0], dense = new Float32Array(2 * w * h), fy = field.subarray(fw * fh);
+  // dense: at each pixel, the motions of the windows that cover it, each weighted by how
+  // well it carries this pixel (1 / its difference in gray levels, at least 1), as DIS does
+  const { w, h, g } = cur[0], p = prev[0].g, dense = new Float32Array(2 * w * h), fy = field.subarray(fw * fh);
+  const first = (t) => Math.max(0, Math.ceil((t - mid - WINDOW / 2 + 0.5) / STEP - 1e-6)); // the windows over t
+  const last = (t, nw) => Math.min(nw - 1, Math.floor((t - mid + WINDOW / 2 - 0.5) / STEP + 1e-6));
   for (let y = 0; y < h; y++) {
-    const v = (y - mid) / STEP;
+    const by0 = first(y), by1 = last(y, fh);
     for (let x = 0; x < w; x++) {
-      const u = (x - mid) / STEP;
-      dense[y * w + x] = bilinear(field, fw, fh, u, v);
-      dense[w * h + y * w + x] = bilinear(fy, fw, fh, u, v);
+      const bx1 = last(x, fw), gi = g[y * w + x];
+      let sw = 0, su = 0, sv = 0;
+      for (let by = by0; by <= by1; by++) {
+        for (let bx = first(x); bx <= bx1; bx++) {
+          const j = by * fw + bx, du = field[j], dv = fy[j];
+          const wt = 1 / Math.max(1, Math.abs(bilinear(p, w, h, x + du, y + dv) - gi));
+          sw += wt;
+          su += wt * du;
+          sv += wt * dv;
+        }
+      }
+      dense[y * w + x] = su / sw;
+      dense[w * h + y * w + x] = sv / sw;
     }
   }
   return dense;
+}
+
+// Spatial propagation (DIS's): window k of the field ([2, nb]: x then y) takes the motion of
+// its neighbour i or j (-1: none) where that fits it better (a smaller mean-free sum of
+// squared differences, by at least 1 - MARGIN: on noise they fit about alike, and the
+// motion should not wander). A window that went astray (no texture, the coarser level's
+// motion wrong there) takes its neighbour's.
+function adopt(g, p, w, h, x0, x1, y0, y1, field, nb, k, i, j) {
+  let best = -1;
+  for (const q of [i, j]) {
+    if (q < 0 || Math.abs(field[q] - field[k]) + Math.abs(field[nb + q] - field[nb + k]) < SAME) continue;
+    if (best < 0) best = zssd(g, p, w, h, x0, x1, y0, y1, field[k], field[nb + k]);
+    const cost = zssd(g, p, w, h, x0, x1, y0, y1, field[q], field[nb + q]);
+    if (cost < MARGIN * best) {
+      best = cost;
+      field[k] = field[q];
+      field[nb + k] = field[nb + q];
+    }
+  }
+}
+
+// The mean-free sum of squared differences between the window [x0, x1) x [y0, y1) of g and
+// the plane p sampled at that window moved by (dx, dy).
+function zssd(g, p, w, h, x0, x1, y0, y1, dx, dy) {
+  let s = 0, s2 = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const e = bilinear(p, w, h, x + dx, y + dy) - g[y * w + x];
+      s += e;
+      s2 += e * e;
+    }
+  }
+  return s2 - s * s / ((x1 - x0) * (y1 - y0));
 }
 
 // Each of the two planes of a [2, h, w] field replaced by its 3x3 median (edges: the
@@ -394,6 +476,7 @@ export class PageStabilizer {
     this.held = []; // the keys carried: { gray, flow, age, tex, energy }
     this.tex = null; // the previous output's texture and its energy
     this.energy = null;
+    this.ema = null; // the motion's running average at each point: see apply
   }
 
   // Steadies y, the network's output for the frame x (both [3, h, w]), in place. `key`
@@ -428,15 +511,24 @@ export class PageStabilizer {
       this.low = low;
       this.tex = high;
       this.energy = energy;
+      this.ema = null;
       return;
     }
-    // keys: carried on by this frame's motion (on a still camera, sub-pixel motion is noise)
+    // keys: carried on by this frame's motion (on a still camera, sub-pixel motion is noise).
+    // Noise and motion are told apart by how they last: the motion at each point is
+    // averaged over frames (PERSIST), where the noise's direction changes from frame to
+    // frame and averages out while motion persists. Stillness and the dead zone are judged
+    // on that average (on this frame's motion alone, Lucas-Kanade's noise on a still, noisy
+    // camera passed for motion under 1 px, and the strokes swam)
+    if (!this.ema || this.ema.length !== 2 * nf) this.ema = new Float32Array(2 * nf);
+    const ema = this.ema;
+    for (let i = 0; i < 2 * nf; i++) ema[i] = PERSIST * ema[i] + (1 - PERSIST) * flow[i];
     let mean = 0;
-    for (let i = 0; i < nf; i++) mean += Math.sqrt(flow[i] * flow[i] + flow[nf + i] * flow[nf + i]);
+    for (let i = 0; i < nf; i++) mean += Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]);
     const still = mean / nf < STILL, step = still ? flow.slice() : flow;
     if (still) {
       for (let i = 0; i < nf; i++) {
-        const k = clamp(Math.sqrt(flow[i] * flow[i] + flow[nf + i] * flow[nf + i]) / DEAD_ZONE - 1, 0, 1);
+        const k = clamp(Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]) / DEAD_ZONE - 1, 0, 1);
         step[i] *= k;
         step[nf + i] *= k;
       }
