@@ -29,6 +29,7 @@ from .media import (
     resize_shorter,
     write_image,
 )
+from .phaselock import PhaseLock
 from .queues import BackgroundSink, prefetch
 from .stylizer import Stylizer
 from .sysinfo import peak_rss_mb
@@ -92,7 +93,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                   pipelined: bool = True, queue_size: int = 4,
-                  postprocess: FrameFilter | None = None) -> dict[str, Any]:
+                  postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
     """Decode, stylize and encode a video; keeps frame count, frame rate and audio.
 
     ``postprocess(source, stylized) -> frame``: an optional step between stylizing and
@@ -100,6 +101,9 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     its output, e.g. :class:`rtstyle.temporal.Stabilizer`. A step that splits into
     ``prepare(source) -> state`` and ``apply(state, stylized) -> frame`` (the stabilizer
     does) has its halves run in the decoding and encoding threads, beside the network.
+
+    ``phase_lock``: a :class:`~rtstyle.phaselock.PhaseLock` that keeps the network's grid on
+    the content when the camera pans (the network's own flicker there roughly halves).
 
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
@@ -129,7 +133,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
         with bar, sink:
             put = sink.put if pipelined else encode
             for frame, state in prefetch(decoded(), queue_size) if pipelined else decoded():
-                put((stylizer.stylize_frame(frame, multiple=2), state))
+                put((_network(stylizer, frame, phase_lock), state))
                 frames += 1
                 bar.update(1)
         if frames == 0:
@@ -137,7 +141,12 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     seconds = time.perf_counter() - t0
     return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
             "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
-            "peak_rss_mb": peak_rss_mb()}
+            "phase_lock_moves": phase_lock.moves if phase_lock is not None else None, "peak_rss_mb": peak_rss_mb()}
+
+
+def _network(stylizer: Stylizer, frame: np.ndarray, phase_lock: PhaseLock | None) -> np.ndarray:
+    """The network's output for a frame already at its size (sides even), phase-locked if asked."""
+    return phase_lock(stylizer, frame) if phase_lock is not None else stylizer.stylize_as_is(frame)
 
 
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
@@ -145,11 +154,11 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
                    postprocess: FrameFilter | None = None, virtual_camera: str | None = None,
                    styles: list | None = None, current: int = 0, snapshot_dir: Path | None = None,
                    keys: Callable[[], list[str]] | None = None,
-                   say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   say: Callable[[str], None] | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
     """Stylize a live camera or stream: show it in a window (with FPS) where a display
     exists, record it to ``output``, and/or send it to a virtual camera (``virtual_camera``:
-    a device name, or ``""`` for the first free one). ``postprocess``: as for
-    :func:`stylize_video` (the temporal stabilizer).
+    a device name, or ``""`` for the first free one). ``postprocess`` and
+    ``phase_lock``: as for :func:`stylize_video` (the temporal stabilizer, the phase lock).
 
     The live keys (:mod:`rtstyle.live`) act in the window, else in the terminal (or come
     from ``keys()``, called once a frame): ``styles`` (:class:`~rtstyle.live.StyleChoice`
@@ -188,7 +197,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
             for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
                 session.poll()
                 frame = resize_shorter(frame, session.stylizer.image_size, multiple=2)  # what the network sees
-                out = session.stylizer.stylize_frame(frame, multiple=2)
+                out = _network(session.stylizer, frame, phase_lock)
                 if postprocess is not None and session.stabilize:
                     out = postprocess(frame, out)
                 session.last = out
@@ -231,4 +240,5 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
             "dropped": dropped_total, "seconds": round(seconds, 3),
             "throughput_fps": round(frames / max(seconds, 1e-9), 2),
             "virtual_camera": vcam.device if vcam is not None else None, "style": session.label or None,
+            "phase_lock_moves": phase_lock.moves if phase_lock is not None else None,
             "snapshots": [str(p) for p in session.snapshots]}

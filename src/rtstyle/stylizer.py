@@ -50,11 +50,22 @@ class Stylizer:
     def meta(self) -> dict[str, Any]:
         return self.backend.meta
 
+    @property
+    def stride(self) -> int:
+        """The network's total downsampling: its output follows a shift of the input
+        exactly only in steps of this many pixels (8 for ``edge``, 4 for ``classic``)."""
+        factor = getattr(self.backend, "factor", None)
+        return int(factor if factor is not None else self.backend.model.config.downsample_factor)
+
     def stylize_frame(self, frame: np.ndarray, multiple: int = 1) -> np.ndarray:
         """HxWx3 uint8 RGB -> HxWx3 uint8 RGB, resized first so the shorter side is
         ``image_size`` (if set) and both sides are multiples of ``multiple`` (2 for H.264)."""
         if self.image_size or multiple > 1:
             frame = resize_shorter(frame, self.image_size, multiple=multiple)
+        return self.stylize_as_is(frame)
+
+    def stylize_as_is(self, frame: np.ndarray) -> np.ndarray:
+        """HxWx3 uint8 RGB -> the same size, not resized (the network pads to its stride)."""
         out = self.backend(frame)
         if self.preserve_color:
             out = preserve_color(out, frame)
