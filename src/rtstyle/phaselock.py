@@ -78,7 +78,7 @@ class PhaseLock:
         # changes nothing)
         self.offset = (self.offset - moved) % s
         self.moves += int(moved.any())
-        if not self.offset.any():
+        if not self.offset.any() or min(h, w) <= s:  # (reflection needs a frame wider than the stride)
             return stylizer.stylize_as_is(frame)
         x, y = (int(v) for v in self.offset)
         padded = cv2.copyMakeBorder(frame, s, s, s, s, cv2.BORDER_REFLECT_101)

@@ -103,7 +103,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     does) has its halves run in the decoding and encoding threads, beside the network.
 
     ``phase_lock``: a :class:`~rtstyle.phaselock.PhaseLock` that keeps the network's grid on
-    the content when the camera pans (the network's own flicker there roughly halves).
+    the content when the camera pans (the network's own flicker on a pan falls to about 40%).
 
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
