@@ -138,8 +138,10 @@ function pyramid(g, w, h) {
 // takes its neighbours' motion); a dense [2, h, w] field (x then y) at the finest level,
 // each pixel's motion a weighted mean of its windows'. The propagation, the brightness
 // offset and the densification (2026-12-06) took bikes.mp4 from 46% to 38% of the
-// network's flicker, at 25-35% more time (docs/web.md).
-function motion(cur, prev) {
+// network's flicker, at 25-35% more time (docs/web.md). No propagation where the frame was
+// not reduced (`propagate` false): there a window adopts the pixels' noise as motion, and
+// a still, very noisy picture swam (0.64 of the network's flicker left, 0.50 without it).
+function motion(cur, prev, propagate = true) {
   let field = null, fw = 0, fh = 0;
   const mid = (STEP - 1) / 2;
   for (let l = LEVELS - 1; l >= 0; l--) {
@@ -160,7 +162,7 @@ function motion(cur, prev) {
         const k = by * bw + bx;
         next[k] = dx;
         next[nb + k] = dy;
-        adopt(g, p, w, h, x0, x1, y0, y1, next, nb, k, bx > 0 ? k - 1 : -1, by > 0 ? k - bw : -1);
+        if (propagate) adopt(g, p, w, h, x0, x1, y0, y1, next, nb, k, bx > 0 ? k - 1 : -1, by > 0 ? k - bw : -1);
         dx = next[k];
         dy = next[nb + k];
         // Lucas-Kanade with a brightness offset: gradients and differences less their means
@@ -204,7 +206,7 @@ function motion(cur, prev) {
       }
     }
     // and back: the right and lower windows' motion, where it fits better
-    for (let by = bh - 1; by >= 0; by--) {
+    for (let by = propagate ? bh - 1 : -1; by >= 0; by--) {
       for (let bx = bw - 1; bx >= 0; bx--) {
         const cx = bx * STEP + mid, cy = by * STEP + mid, k = by * bw + bx;
         const x0 = Math.max(0, Math.round(cx - WINDOW / 2 + 0.5)), x1 = Math.min(w, x0 + WINDOW);
@@ -497,7 +499,7 @@ export class PageStabilizer {
     this.prev = pyr;
     let flow = null, trust = null;
     if (key === this.key && prev) {
-      flow = motion(pyr, prev);
+      flow = motion(pyr, prev, f > 1);
       const t = trustOf(gray, prev[0].g, flow, fw, fh, PHOTO_TOL);
       let trusted = 0;
       for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
