@@ -474,6 +474,13 @@ def test_cli_eval_temporal_several_clips(tmp_path, model_path, capsys):
     assert cli.main([*base, "--image-size", "60"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 4 and out[2].startswith("| pan.mp4 | 6 | 80x60 |") and out[3].startswith("| scene.mp4 |")
+    # the network with the phase lock against the network without it (whole-pixel motion: it moves)
+    assert cli.main([*base, "--phase-lock", "--json"]) == 0
+    locked = json.loads(capsys.readouterr().out)["clips"][1]
+    assert locked["filter"] == "phase lock" and locked["stabilized"]["phase_lock_moves"] >= 3
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*base, "--phase-lock", "--browser-filter"])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
     for bad, message in ((["eval-temporal"], "nothing to score"),
                          (["eval-temporal", "--input", str(a)], "go together"),
                          (["eval-temporal", str(tmp_path / "none.mp4")], "no such video")):

@@ -230,9 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--frames", type=_positive_int, default=None, help="CLIPs: score the first N frames only")
     et.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
                     help="CLIPs: the stabilizer's strength (default: its default)")
-    et.add_argument("--browser-filter", action="store_true",
-                    help="CLIPs: score the `serve` page's Stabilize filter (web/stabilizer.mjs, run in Node.js) "
-                         "instead of the stabilizer, at the page's size (default --image-size 240)")
+    steady = et.add_mutually_exclusive_group()
+    steady.add_argument("--browser-filter", action="store_true",
+                        help="CLIPs: score the `serve` page's Stabilize filter (web/stabilizer.mjs, run in Node.js) "
+                             "instead of the stabilizer, at the page's size (default --image-size 240)")
+    steady.add_argument("--phase-lock", action="store_true",
+                        help="CLIPs: score the network with the phase lock (no stabilizer) against the network "
+                             "without it, as `stylize --no-temporal` runs it")
     _add_temporal_mode(et)
     _add_device(et)
     et.add_argument("--json", action="store_true", help="print JSON")
@@ -451,6 +455,12 @@ def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
                     row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size or 240,
                                                       args.frames, page, multiple=getattr(stylizer.backend, "factor", 4))
                 rows.append({**row, "filter": "browser page"})
+                continue
+            if args.phase_lock:
+                steady = temporal_eval.LockedNetwork(stylizer)
+                row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames, steady)
+                row["stabilized"]["phase_lock_moves"] = steady.lock.moves
+                rows.append({**row, "filter": "phase lock"})
                 continue
             rows.append(temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames,
                                                     _stabilizer(args)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -74,6 +75,22 @@ def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray],
                        "sharpness_vs_bare": _ratio(steadied["sharpness"], bare["sharpness"]),
                        "resets": stabilizer.stats.resets, "keys": stabilizer.stats.keys},
     }
+
+
+class LockedNetwork:
+    """The phase-locked network (:class:`~rtstyle.phaselock.PhaseLock`) in the stabilizer's
+    place in :func:`evaluate_clip`: ``(source, bare) -> the locked network's output for
+    source`` (the bare output is not used), so the steadied column is the network's own
+    with the lock and the bare column without it; its time includes the network's."""
+
+    def __init__(self, stylizer: Any):
+        from .phaselock import PhaseLock
+
+        self.stylizer, self.lock = stylizer, PhaseLock()
+        self.stats = SimpleNamespace(resets=0, keys=0)
+
+    def __call__(self, source: np.ndarray, bare: np.ndarray) -> np.ndarray:
+        return self.lock(self.stylizer, source)
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
