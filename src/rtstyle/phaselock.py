@@ -41,7 +41,11 @@ class PhaseLock:
     """``lock(stylizer, frame) -> stylized frame``, frame after frame in order, ``frame``
     at the size the network is to see (the stylizer's :meth:`~rtstyle.Stylizer.stylize_as_is`
     runs it; its :attr:`~rtstyle.Stylizer.stride` may change between frames, with the style).
-    A change of frame size starts afresh. ``moves`` counts the frames where the lock moved."""
+    A change of frame size starts afresh. ``moves`` counts the frames where the lock moved.
+
+    The work splits in two halves, each to be given every frame in order: :meth:`prepare`
+    (the motion, from the frame alone: the video path runs it in its decoding thread, as it
+    does the stabilizer's first half) and :meth:`apply` (the network on the moved frame)."""
 
     def __init__(self, flow_size: int = 120, coherence: float = 0.5, tol: float = 1.0):
         self.coherence, self.tol = coherence, tol
@@ -54,25 +58,30 @@ class PhaseLock:
         self._prev: np.ndarray | None = None
         self.offset = np.zeros(2, int)  # (x, y) in [0, stride): where the frame sits in the network's input
 
-    def step(self, gray: np.ndarray) -> np.ndarray:
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The whole pixels (x, y) the content moved since the previous frame, where it moved
-        as a whole; zeros otherwise. ``gray`` is at the flow's working size."""
+        as a whole; zeros otherwise (the first frame, a new size, no common motion)."""
+        gray = self._flow.small(to_gray(frame))
         prev, self._prev = self._prev, gray
         if prev is None or prev.shape != gray.shape:
             return np.zeros(2, int)
         flow = self._flow.calc_small(gray, prev)[::4, ::4].reshape(-1, 2)  # this frame -> the previous
         median = np.median(flow, axis=0)
-        scale = self._size[1] / gray.shape[1]
+        scale = frame.shape[1] / gray.shape[1]
         if float((np.abs(flow - median).max(axis=1) * scale < self.tol).mean()) < self.coherence:
             return np.zeros(2, int)
         return np.rint(-median * scale).astype(int)
 
     def __call__(self, stylizer: Stylizer, frame: np.ndarray) -> np.ndarray:
+        return self.apply(stylizer, frame, self.prepare(frame))
+
+    def apply(self, stylizer: Stylizer, frame: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        """The network's output for ``frame``, its input moved with the content by what
+        :meth:`prepare` returned for this frame."""
         h, w = frame.shape[:2]
         if self._size != (h, w):
-            self.reset()
+            self.offset = np.zeros(2, int)
             self._size = (h, w)
-        moved = self.step(self._flow.small(to_gray(frame)))
         s = stylizer.stride
         # the content moved by `moved`: the grid moves with it (modulo the stride, which
         # changes nothing)

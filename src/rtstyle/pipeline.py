@@ -103,7 +103,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     does) has its halves run in the decoding and encoding threads, beside the network.
 
     ``phase_lock``: a :class:`~rtstyle.phaselock.PhaseLock` that keeps the network's grid on
-    the content when the camera pans (the network's own flicker on a pan falls to about 40%).
+    the content when the camera pans (the network's own flicker on a pan falls to about 40%);
+    its motion is measured in the decoding thread too.
 
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
@@ -115,10 +116,11 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
         size = stylizer.image_size
 
-        def decoded():  # (frame the network sees, what the post-process needs of it later)
+        def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs)
             for f in reader:
                 f = resize_shorter(f, size, multiple=2)
-                yield f, (postprocess.prepare(f) if split else f if postprocess is not None else None)
+                moved = phase_lock.prepare(f) if phase_lock is not None else None
+                yield (f, moved), (postprocess.prepare(f) if split else f if postprocess is not None else None)
 
         def encode(item: tuple[np.ndarray, Any]) -> None:
             out, state = item
@@ -132,8 +134,9 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
         bar = _bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
         with bar, sink:
             put = sink.put if pipelined else encode
-            for frame, state in prefetch(decoded(), queue_size) if pipelined else decoded():
-                put((_network(stylizer, frame, phase_lock), state))
+            for (frame, moved), state in prefetch(decoded(), queue_size) if pipelined else decoded():
+                put((stylizer.stylize_as_is(frame) if moved is None else phase_lock.apply(stylizer, frame, moved),
+                     state))
                 frames += 1
                 bar.update(1)
         if frames == 0:
@@ -142,11 +145,6 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
             "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
             "phase_lock_moves": phase_lock.moves if phase_lock is not None else None, "peak_rss_mb": peak_rss_mb()}
-
-
-def _network(stylizer: Stylizer, frame: np.ndarray, phase_lock: PhaseLock | None) -> np.ndarray:
-    """The network's output for a frame already at its size (sides even), phase-locked if asked."""
-    return phase_lock(stylizer, frame) if phase_lock is not None else stylizer.stylize_as_is(frame)
 
 
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
@@ -197,7 +195,8 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
             for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
                 session.poll()
                 frame = resize_shorter(frame, session.stylizer.image_size, multiple=2)  # what the network sees
-                out = _network(session.stylizer, frame, phase_lock)
+                out = (phase_lock(session.stylizer, frame) if phase_lock is not None
+                       else session.stylizer.stylize_as_is(frame))
                 if postprocess is not None and session.stabilize:
                     out = postprocess(frame, out)
                 session.last = out

@@ -98,7 +98,7 @@ class FlowEstimator:
 
     # 2 and 128 since 2026-12-06 (before: 1.5, no floor, and ``size`` whatever the frame):
     # on the clips between 256 and 400 px the finer, less reduced flow read more noise than
-    # motion (bikes.mp4 at 272 px: 33% -> 28% of bare flicker; docs/benchmarks.md)
+    # motion (bikes.mp4 at 272 px: 32% -> 29% of bare flicker; docs/benchmarks.md)
     FINE_REDUCTION = 2.0
     FINE_MIN = 128
 
