@@ -20,7 +20,7 @@ from rtstyle.errors import RtStyleError
 from rtstyle.models import preset_names
 from rtstyle.pipeline import stylize_video
 from rtstyle.queues import BackgroundSink, prefetch
-from rtstyle.runtime.onnx_backend import OnnxBackend
+from rtstyle.runtime.onnx_backend import OnnxBackend, default_threads
 from rtstyle.runtime.torch_backend import TorchBackend
 
 
@@ -64,6 +64,18 @@ def test_onnx_file_carries_config_and_metadata(exported):
     assert backend.factor == 8 and backend.meta["precision"] == "fp32"
 
 
+def test_stylizer_threads_reach_onnx_runtime_and_change_nothing_else(exported):
+    """``Stylizer.load(..., threads=N)``: what the video path uses to leave a core to the
+    stabilizer; the same pixels, with ONNX Runtime's intra-op pool set to N."""
+    _, pth, onnx_path, _ = exported["edge"]
+    frame = make_photo(96, 128, seed=3)
+    one, default = Stylizer.load(onnx_path, threads=1), Stylizer.load(onnx_path)
+    assert one.backend.session.get_session_options().intra_op_num_threads == 1
+    assert default.backend.session.get_session_options().intra_op_num_threads == default_threads()
+    np.testing.assert_array_equal(one.stylize(frame), default.stylize(frame))
+    assert Stylizer.load(pth, threads=1).stylize(frame).shape == frame.shape  # PyTorch: ignored
+
+
 def test_int8_runs_and_stays_close_to_float(exported, photos_dir, tmp_path):
     _, _, fp32, _ = exported["edge"]
     report = export.quantize_int8(fp32, tmp_path / "edge.int8.onnx", photos_dir)
@@ -92,6 +104,15 @@ def test_cli_export_and_stylize_with_onnx(exported, photos_dir, tmp_path, capsys
     got = np.asarray(Image.open(tmp_path / "o.png"))
     ref = Stylizer.load(pth, device="cpu").stylize(make_photo(50, 70, 3))
     assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
+    # a video: with the stabilizer on, the network leaves a core to the stages beside it
+    clip = tmp_path / "n.mp4"
+    _numbered_clip(clip, n=6)
+    video = ["stylize", "--model", str(out), "--input", str(clip), "--json", "--no-progress"]
+    for extra, threads in [([], max(1, default_threads() - 1)), (["--no-temporal"], default_threads()),
+                           (["--threads", "3"], 3)]:
+        assert main([*video, "--output", str(tmp_path / "v.mp4"), *extra]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["frames"] == 6 and summary["network_threads"] == threads
 
 
 def test_foreign_onnx_with_extra_input_and_unit_range(tmp_path):

@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "does not redraw the strokes every frame (default: on with --no-temporal; the sharp "
                         "stabilizer carries the strokes itself, and the fast one is the cheap mode: about 20%% "
                         "more network time while the camera pans)")
+    s.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="ONNX Runtime's threads on the CPU (default: one a core; for a video with the "
+                        "stabilizer on, one fewer, leaving a core to decoding, the stabilizer and encoding)")
     s.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     _add_progress(s)
 
@@ -373,7 +376,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
         from .styles import all_styles
 
         stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
-                                 strength=args.strength, preserve_color=args.preserve_color)
+                                 strength=args.strength, preserve_color=args.preserve_color, threads=args.threads)
         source: str | int = int(args.webcam) if args.webcam.isdigit() else args.webcam
         # what n / p cycle through: the built-ins, your styles, and the --model file
         choices = [StyleChoice(key, s.file_for(args.device)) for key, s in all_styles().items()]
@@ -392,14 +395,31 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     kind = input_kind(src)  # checks the input before the model is loaded
     output = output or pipeline.default_output(src, kind)
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
-                             strength=args.strength, preserve_color=args.preserve_color)
+                             strength=args.strength, preserve_color=args.preserve_color,
+                             threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
     if kind == "image":
         return pipeline.stylize_image_file(stylizer, src, output)
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args))
-    return _with_temporal(pipeline.stylize_video(stylizer, src, output, progress=_progress(args),
-                                                 postprocess=stabilizer, phase_lock=_phase_lock(args, stabilizer)),
-                          stabilizer)
+    summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,
+                                     phase_lock=_phase_lock(args, stabilizer))
+    session = getattr(stylizer.backend, "session", None)  # ONNX Runtime's (PyTorch: None)
+    summary["network_threads"] = session.get_session_options().intra_op_num_threads if session else None
+    return _with_temporal(summary, stabilizer)
+
+
+def _network_threads(stabilizer) -> int | None:
+    """ONNX Runtime's threads for a video with the stabilizer on: one core fewer than the
+    default one a core. Decoding, the stabilizer's two halves and encoding then take more
+    CPU than the network, and the network's own threads only add to what they wait for:
+    on 2 cores, vtest.avi end to end took 8% less time with one thread, bikes.mp4 5% less,
+    Megamind.avi and Big Buck Bunny the same (docs/benchmarks.md, "Where each stage runs").
+    Without the stabilizer the network is the slowest stage: one a core."""
+    if stabilizer is None:
+        return None
+    from .runtime.onnx_backend import default_threads
+
+    return max(1, default_threads() - 1)
 
 
 def _phase_lock(args: argparse.Namespace, stabilizer):

@@ -34,13 +34,17 @@ class Stylizer:
 
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, device: str = "auto", image_size: int | None = None,
-             strength: float = 1.0, preserve_color: bool = False) -> "Stylizer":
+             strength: float = 1.0, preserve_color: bool = False, threads: int | None = None) -> "Stylizer":
         """Load a model: a file (an rtstyle checkpoint, a fast_neural_style state dict, or
         an exported .onnx model) or the name of a built-in style; None: the default
         built-in style. ``image_size``: resize inputs so their shorter side has this many
         pixels first. ``strength`` (0-1): blend with the original. ``preserve_color``:
-        keep the original's colours, take only the stylized lightness."""
-        return cls(load_backend(resolve_model(model, device=device), device), image_size, strength, preserve_color)
+        keep the original's colours, take only the stylized lightness. ``threads``: ONNX
+        Runtime's intra-op threads on the CPU (default: one a core); checkpoints run by
+        PyTorch ignore it."""
+        path = resolve_model(model, device=device)
+        options = {"threads": threads} if threads is not None and str(path).lower().endswith(".onnx") else {}
+        return cls(load_backend(path, device, **options), image_size, strength, preserve_color)
 
     @property
     def device(self) -> str:
