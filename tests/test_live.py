@@ -45,6 +45,21 @@ def test_every_frame_reaches_the_virtual_camera_stylized_in_order(stand_in, clip
     assert summary["virtual_camera"] == "stand-in"
 
 
+def test_the_stabilizer_beside_the_network_gives_the_frames_it_gives_alone(stand_in, clip, model_path):
+    """The live loop runs the stabilizer's first half (the flow) in a thread beside the
+    network: the frames sent are those of the stabilizer run after the network, frame by frame."""
+    stylizer = Stylizer.load(model_path, device="cpu", image_size=32)
+    live = Stabilizer()
+    pipeline.stylize_stream(stylizer, str(clip), show=False, progress=False, postprocess=live, virtual_camera="",
+                            keys=lambda: [], say=lambda s: None)
+    serial, frames = Stabilizer(), camera_frames(clip, 32)
+    expected = [serial(f, stylizer.stylize_as_is(f)) for f in frames]
+    assert len(stand_in.frames) == len(expected) == live.stats.frames == 12
+    assert all(np.array_equal(a, b) for a, b in zip(stand_in.frames, expected, strict=True))
+    assert live.stats.to_dict()["trusted_fraction"] > 0  # the past was blended in: not the bare frames
+    assert any(not np.array_equal(a, stylizer.stylize_as_is(f)) for a, f in zip(stand_in.frames, frames, strict=True))
+
+
 def test_no_virtual_camera_is_one_clear_error(clip, model_path, capsys):
     assert STAND_IN not in pyvirtualcam.camera.BACKENDS
     assert main(["stylize", "--model", str(model_path), "--webcam", str(clip), "--virtual-camera", "--no-show",

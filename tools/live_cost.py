@@ -2,7 +2,7 @@
 a stand-in virtual camera registered with pyvirtualcam, against the network alone, at one
 processed size; three interleaved runs (README, "Use it in video calls"):
 
-    python tools/live_cost.py examples/pedestrians.mp4 240 [--style swirl]
+    python tools/live_cost.py examples/pedestrians.mp4 240 [--style swirl] [--threads N]
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ def main() -> None:
     p.add_argument("size", type=int, help="--image-size: the processed shorter side")
     p.add_argument("--style", default="swirl")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime's threads (default: one a core)")
     args = p.parse_args()
     register_stand_in(record=False)
-    stylizer = Stylizer.load(args.style, device="cpu", image_size=args.size)
+    stylizer = Stylizer.load(args.style, device="cpu", image_size=args.size, threads=args.threads)
     with Camera(args.clip) as cam:
         frames = [resize_shorter(f, args.size, multiple=2) for f in cam]
     ms: dict[str, list[float]] = {"network": [], "loop": [], "loop + stabilizer": [], "loop + stabilizer (fast)": []}

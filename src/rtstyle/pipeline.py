@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -156,7 +157,8 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     """Stylize a live camera or stream: show it in a window (with FPS) where a display
     exists, record it to ``output``, and/or send it to a virtual camera (``virtual_camera``:
     a device name, or ``""`` for the first free one). ``postprocess`` and
-    ``phase_lock``: as for :func:`stylize_video` (the temporal stabilizer, the phase lock).
+    ``phase_lock``: as for :func:`stylize_video` (the temporal stabilizer, the phase lock);
+    a stabilizer's first half runs in a thread beside the network.
 
     The live keys (:mod:`rtstyle.live`) act in the window, else in the terminal (or come
     from ``keys()``, called once a frame): ``styles`` (:class:`~rtstyle.live.StyleChoice`
@@ -182,6 +184,11 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
 
     frames, dropped_total, fps, drop_rate = 0, 0, 0.0, 0.0
     vcam: VirtualCamera | None = None
+    # a stabilizer that splits in two has its first half (the flow, from the source frame
+    # alone) run beside the network, as in the video path: a frame then costs the network or
+    # the flow, whichever is longer, not both
+    split = postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
+    beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if split else None
     t0 = last = time.perf_counter()
     with Camera(source) as camera, \
             (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \
@@ -195,10 +202,12 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
             for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
                 session.poll()
                 frame = resize_shorter(frame, session.stylizer.image_size, multiple=2)  # what the network sees
+                steady = postprocess is not None and session.stabilize
+                motion = beside.submit(postprocess.prepare, frame) if steady and beside is not None else None
                 out = (phase_lock(session.stylizer, frame) if phase_lock is not None
                        else session.stylizer.stylize_as_is(frame))
-                if postprocess is not None and session.stabilize:
-                    out = postprocess(frame, out)
+                if steady:
+                    out = postprocess.apply(motion.result(), out) if motion is not None else postprocess(frame, out)
                 session.last = out
                 now = time.perf_counter()
                 inst = 1.0 / max(now - last, 1e-6)
@@ -226,6 +235,8 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
         except KeyboardInterrupt:
             pass  # Ctrl-C ends a live session normally: the recording is finished below
         finally:
+            if beside is not None:
+                beside.shutdown()
             bar.close()
             session.close()
             if window is not None:
