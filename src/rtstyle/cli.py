@@ -412,8 +412,9 @@ def _network_threads(stabilizer) -> int | None:
     """ONNX Runtime's threads for a video with the stabilizer on: one core fewer than the
     default one a core. Decoding, the stabilizer's two halves and encoding then take more
     CPU than the network, and the network's own threads only add to what they wait for:
-    on 2 cores, vtest.avi end to end took 8% less time with one thread, bikes.mp4 5% less,
-    Megamind.avi and Big Buck Bunny the same (docs/benchmarks.md, "Where each stage runs").
+    on 2 cores, vtest.avi end to end took 6% less time with one thread (median of seven
+    rounds), bikes.mp4 3-10% less, Megamind.avi and Big Buck Bunny the same
+    (docs/benchmarks.md, "Where each stage runs").
     Without the stabilizer the network is the slowest stage: one a core."""
     if stabilizer is None:
         return None
