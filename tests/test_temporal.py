@@ -289,6 +289,21 @@ def test_scene_cut_resets_the_stabilizer():
     assert not np.array_equal(out[4], styled[4])
 
 
+def test_a_change_of_exposure_is_not_a_scene_cut():
+    """A camera's automatic exposure stepping by a third over three frames: the content is
+    the same, so the stabilizer keeps steadying (it reset on every frame of the step)."""
+    src = moving_scene(12)
+    gains = [1.0] * 5 + [1.12, 1.24, 1.35] + [1.35] * 4
+    src = [np.clip(f.astype(np.float32) * g, 0, 255).astype(np.uint8) for f, g in zip(src, gains, strict=True)]
+    bare = flicker([fake_style(f) for f in src], 20)
+    stab = temporal.Stabilizer()
+    out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
+    assert stab.stats.resets == 1  # the first frame only
+    before, after = metrics(src, bare), metrics(src, out)
+    assert after["warping_error"] < 0.5 * before["warping_error"]
+    assert after["sharpness"] > 0.85 * before["sharpness"]
+
+
 def test_size_change_and_reset():
     stab = temporal.Stabilizer()
     a, b = moving_scene(2)

@@ -22,8 +22,8 @@ band (the rest) is the style's texture, its brush strokes. They are steadied dif
   its sources.
 
 Trust is photometric, on the *source* frames: the previous (or key) source frame carried
-by the same flow must match this one; pixels coming from outside the frame are not
-trusted. A scene cut (little trusted area, or a large mean difference) resets everything.
+by the same flow must match this one (allowing for a change of exposure); pixels coming
+from outside the frame are not trusted. A scene cut (little trusted area, or a large mean difference) resets everything.
 
 The work splits in two halves that need different inputs: :meth:`Stabilizer.prepare`
 (flows, trust maps, the key schedule: source frames only, at the flow resolution) and
@@ -81,6 +81,7 @@ def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 STRIP = 64  # rows of the full-resolution texture work done at a time
+EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
 NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
 
 
@@ -290,10 +291,23 @@ class Stabilizer:
     # ----------------------------------------------------------------- first half: source only
 
     def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float) -> tuple[np.ndarray, float]:
-        """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error."""
-        photo = cv2.absdiff(gray, warp(other, flow))
+        """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error.
+        A change of exposure is not a change of content: where the frame's mean brightness
+        differs from the carried frame's by more than :data:`EXPOSURE_STEP`, the carried
+        frame is compared at this frame's brightness too (scaled by the ratio of the means),
+        and the closer of the two comparisons counts (a camera's automatic exposure stepping
+        by a third reset the stabilizer on every frame of the step: docs/benchmarks.md)."""
+        carried, inside = warp(other, flow), inside_mask(flow)
+        photo = cv2.absdiff(gray, carried)
+        if inside.any():
+            m = float(carried[inside].mean())
+            gain = min(2.0, max(0.5, float(gray[inside].mean()) / m)) if m > 1.0 else 1.0
+            if abs(gain - 1.0) > EXPOSURE_STEP:
+                scaled = cv2.absdiff(gray, cv2.convertScaleAbs(carried, alpha=gain))
+                if float(scaled.mean()) < float(photo.mean()):
+                    photo = scaled
         w = cv2.LUT(photo, np.clip(2.0 - np.arange(256, dtype=np.float32) / tol, 0.0, 1.0))
-        w *= inside_mask(flow)
+        w *= inside
         return w, float(photo.mean())
 
     def _unstrained(self, w: np.ndarray, flow: np.ndarray) -> np.ndarray:
