@@ -289,12 +289,17 @@ def test_scene_cut_resets_the_stabilizer():
     assert not np.array_equal(out[4], styled[4])
 
 
+def exposure_step(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """``frames`` (12) as a camera's automatic exposure makes them: brighter by a third,
+    over three frames from the sixth on."""
+    gains = [1.0] * 5 + [1.12, 1.24, 1.35] + [1.35] * 4
+    return [np.clip(f.astype(np.float32) * g, 0, 255).astype(np.uint8) for f, g in zip(frames, gains, strict=True)]
+
+
 def test_a_change_of_exposure_is_not_a_scene_cut():
     """A camera's automatic exposure stepping by a third over three frames: the content is
     the same, so the stabilizer keeps steadying (it reset on every frame of the step)."""
-    src = moving_scene(12)
-    gains = [1.0] * 5 + [1.12, 1.24, 1.35] + [1.35] * 4
-    src = [np.clip(f.astype(np.float32) * g, 0, 255).astype(np.uint8) for f, g in zip(src, gains, strict=True)]
+    src = exposure_step(moving_scene(12))
     bare = flicker([fake_style(f) for f in src], 20)
     stab = temporal.Stabilizer()
     out = [stab(s, y) for s, y in zip(src, bare, strict=True)]

@@ -23,8 +23,8 @@
 // 3x3-median filtered; each pixel then takes the motions of the windows over it, weighted
 // by how well each carries it (DIS's densification): from each pixel of this frame to
 // where it was in the previous one. Trust is photometric on the
-// source: the previous (or key) frame carried by the motion must match this one within
-// PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
+// source: the previous (or key) frame carried by the motion must match this one (allowing for
+// a change of exposure) within PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
 // are not trusted, nor is a flow that tears or swirls (neighbouring vectors differing by
 // more than STRAIN_TOL px per px). A scene cut (mean difference over CUT_ERROR, or under
 // CUT_FRACTION of the frame trusted) starts afresh.
@@ -33,6 +33,7 @@
 
 const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4, MARGIN = 0.9, SAME = 0.02;
 const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
+const EXPOSURE_STEP = 0.02;
 const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512;
 
@@ -363,18 +364,39 @@ function feather(a, w, h) {
 
 // Trust of the field `flow` ([2, h, w], this frame -> `other`): 1 where `other` carried
 // matches `gray` within tol, 0 at twice that and outside the frame; and the mean difference.
+// A change of exposure is not a change of content: where the mean brightness differs by
+// more than EXPOSURE_STEP, `other` is compared at this frame's brightness too (scaled by the
+// ratio of the means), and the closer of the two comparisons counts (as the CLI's stabilizer).
 function trustOf(gray, other, flow, w, h, tol) {
-  const n = w * h, t = new Float32Array(n);
-  let diff = 0;
+  const n = w * h, t = new Float32Array(n), carried = new Float32Array(n), inside = new Uint8Array(n);
+  let sumG = 0, sumC = 0, count = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x, u = x + flow[i], v = y + flow[n + i];
-      const d = Math.abs(bilinear(other, w, h, u, v) - gray[i]);
-      diff += d;
-      if (u >= 0 && v >= 0 && u <= w - 1 && v <= h - 1) t[i] = clamp(2 - d / tol, 0, 1);
+      carried[i] = bilinear(other, w, h, u, v);
+      if (u >= 0 && v >= 0 && u <= w - 1 && v <= h - 1) {
+        inside[i] = 1;
+        sumG += gray[i];
+        sumC += carried[i];
+        count++;
+      }
     }
   }
-  return { trust: t, error: diff / n };
+  let gain = 1;
+  if (count && sumC / count > 1) gain = clamp(sumG / sumC, 0.5, 2);
+  let diff = 0, scaled = 0;
+  for (let i = 0; i < n; i++) {
+    diff += Math.abs(carried[i] - gray[i]);
+    if (gain !== 1) scaled += Math.abs(Math.min(255, carried[i] * gain) - gray[i]);
+  }
+  const g = Math.abs(gain - 1) > EXPOSURE_STEP && scaled < diff ? gain : 1;
+  let error = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs((g === 1 ? carried[i] : Math.min(255, carried[i] * g)) - gray[i]);
+    error += d;
+    if (inside[i]) t[i] = clamp(2 - d / tol, 0, 1);
+  }
+  return { trust: t, error: error / n };
 }
 
 // The texture `fresh` ([3, h, w]) with each layer's texture carried by its flow (bicubic)
