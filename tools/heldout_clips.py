@@ -1,0 +1,121 @@
+"""Make the held-out camera clips of issue 16's checks from real photos (MATE's wallpapers,
+Debian's mate-backgrounds: ``apt-get download mate-backgrounds``, then ``dpkg -x``). None of
+them was used to tune the stabilizer, the page's filter or the phase lock:
+
+    python tools/heldout_clips.py --mate usr/share/backgrounds/mate --out clips/
+    rtstyle eval-temporal clips/shake.mp4 clips/fastpan.mp4 clips/crossfade.mp4 \\
+        clips/exposure.mp4 clips/zoom.mp4 clips/fadeblack.mp4 clips/flash.mp4 --frames 150
+
+All 640x360 at 25 fps, with fresh sensor noise in every frame:
+
+- ``shake.mp4`` (150 frames): a handheld camera over ``Elephants``: a random walk of 2-3 px
+  a frame with a roll of +-0.6 degrees; noise 3.
+- ``fastpan.mp4`` (150): a pan of 7 px a frame over ``Garden`` with a 7-px motion blur; noise 2.
+- ``crossfade.mp4`` (120): two panning shots (``Dune``, ``FreshFlower``), a 30-frame crossfade.
+- ``exposure.mp4`` (120): a slow pan over ``Wood`` whose brightness steps x1.35 at frame 30,
+  back at 60 and x0.7 at 80, each over about four frames (a camera's automatic exposure); noise 3.
+- ``zoom.mp4`` (120): a zoom of x1.8 into ``LadyBird``.
+- ``fadeblack.mp4`` (120): a pan over ``YellowFlower`` fading to black over 15 frames, then up
+  into a pan over ``Storm``.
+- ``flash.mp4`` (120): the first shot of ``fadeblack.mp4`` with two single-frame flashes (x1.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtstyle.media import VideoWriter, read_image
+
+SIZE = (640, 360)
+
+
+def shoot(img: np.ndarray, poses: list[tuple[float, float, float, float]], noise: float, blur: int = 0,
+          seed: int = 0) -> list[np.ndarray]:
+    """Frames of ``img`` seen by a camera at each pose (centre x, centre y, roll in degrees,
+    scale), optionally blurred along x by ``blur`` px, with Gaussian noise of ``noise`` levels."""
+    rng = np.random.default_rng(seed)
+    w, h = SIZE
+    frames = []
+    for cx, cy, angle, zoom in poses:
+        m = cv2.getRotationMatrix2D((cx, cy), angle, zoom)
+        m[:, 2] += (w / 2 - cx, h / 2 - cy)
+        f = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+        if blur:
+            k = np.zeros((blur, blur), np.float32)
+            k[blur // 2, :] = 1 / blur
+            f = cv2.filter2D(f, -1, k)
+        frames.append(np.clip(f.astype(np.float32) + rng.normal(0, noise, f.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+def scaled(frames: list[np.ndarray], gains) -> list[np.ndarray]:
+    return [np.clip(f.astype(np.float32) * g, 0, 255).astype(np.uint8) for f, g in zip(frames, gains, strict=True)]
+
+
+def write(path: Path, frames: list[np.ndarray], fps: int = 25) -> None:
+    with VideoWriter(path, fps=fps) as writer:
+        for f in frames:
+            writer.write(f)
+    print(f"wrote {path} ({len(frames)} frames)")
+
+
+def pan(img: np.ndarray, n: int, x0: float, dx: float, dy: float = 0.0, zoom: float = 0.5):
+    return [(img.shape[1] * x0 + dx * i, img.shape[0] / 2 + dy * i, 0.0, zoom) for i in range(n)]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mate", required=True, help="mate-backgrounds' usr/share/backgrounds/mate folder")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    mate, out = Path(args.mate), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    photo = lambda name: read_image(mate / name)  # noqa: E731
+
+    rng = np.random.default_rng(7)
+    img = cv2.resize(photo("abstract/Elephants_3840x2160.jpg"), (1920, 1080), interpolation=cv2.INTER_AREA)
+    p_, v, poses = np.zeros(2), np.zeros(2), []
+    for i in range(150):
+        v = 0.85 * v + rng.normal(0, 0.8, 2)
+        p_ = p_ + v
+        poses.append((960 + p_[0] + 0.8 * i, 540 + p_[1], 0.6 * np.sin(i / 7.0) + rng.normal(0, 0.1), 1.0))
+    write(out / "shake.mp4", shoot(img, poses, 3.0, seed=1))
+    img = photo("nature/Garden.jpg")
+    write(out / "fastpan.mp4", shoot(img, [(img.shape[1] * 0.25 + 7 * i, img.shape[0] / 2, 0.0, 1.0)
+                                           for i in range(150)], 2.0, blur=7, seed=2))
+
+    n = 120
+    a, b = photo("nature/Dune.jpg"), photo("nature/FreshFlower.jpg")
+    pa = shoot(a, pan(a, n, 0.3, 1.5), 2.0, seed=3)
+    pb = shoot(b, pan(b, n, 0.6, -1.1, 0.4), 2.0, seed=4)
+    t = np.clip((np.arange(n) - 45) / 30.0, 0, 1)
+    write(out / "crossfade.mp4", [(fa * (1 - s) + fb * s).round().astype(np.uint8) for fa, fb, s in zip(pa, pb, t, strict=True)])
+    c = photo("nature/Wood.jpg")
+    gain = np.ones(n)
+    gain[30:60], gain[80:] = 1.35, 0.7
+    write(out / "exposure.mp4", scaled(shoot(c, pan(c, n, 0.4, 0.8), 3.0, seed=5),
+                                       np.convolve(gain, np.ones(4) / 4, mode="same")))
+    d = photo("nature/LadyBird.jpg")
+    write(out / "zoom.mp4", shoot(d, [(d.shape[1] / 2, d.shape[0] / 2, 0.0, 0.45 * 1.8 ** (i / (n - 1)))
+                                      for i in range(n)], 2.0, seed=6))
+
+    a, b = photo("nature/YellowFlower.jpg"), photo("nature/Storm.jpg")
+    pa = shoot(a, pan(a, n, 0.4, 1.2), 2.0, seed=7)
+    pb = shoot(b, pan(b, n, 0.5, -0.9), 2.0, seed=8)
+    frames, gains = [], []
+    for i in range(n):  # to black over 15 frames, 5 nearly black, up over 15 into the other shot
+        g = (1.0 if i < 45 else 1 - (i - 45) / 15 * 0.95 if i < 60 else 0.05 if i < 65
+             else 0.05 + (i - 65) / 15 * 0.95 if i < 80 else 1.0)
+        frames.append(pa[i] if i < 60 else pb[i])
+        gains.append(g)
+    write(out / "fadeblack.mp4", scaled(frames, gains))
+    write(out / "flash.mp4", scaled(pa, [1.8 if i in (30, 70) else 1.0 for i in range(n)]))
+
+
+if __name__ == "__main__":
+    main()
