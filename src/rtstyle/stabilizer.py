@@ -299,16 +299,17 @@ class Stabilizer:
         by a third reset the stabilizer on every frame of the step: docs/benchmarks.md)."""
         carried, inside = warp(other, flow), inside_mask(flow)
         photo = cv2.absdiff(gray, carried)
-        if inside.any():
-            m = float(carried[inside].mean())
-            gain = min(2.0, max(0.5, float(gray[inside].mean()) / m)) if m > 1.0 else 1.0
-            if abs(gain - 1.0) > EXPOSURE_STEP:
-                scaled = cv2.absdiff(gray, cv2.convertScaleAbs(carried, alpha=gain))
-                if float(scaled.mean()) < float(photo.mean()):
-                    photo = scaled
+        error = float(photo.mean())
+        mask = inside.view(np.uint8)  # (no pixel inside: both means 0, no gain)
+        m = cv2.mean(carried, mask)[0]
+        gain = min(2.0, max(0.5, cv2.mean(gray, mask)[0] / m)) if m > 1.0 else 1.0
+        if abs(gain - 1.0) > EXPOSURE_STEP:
+            scaled = cv2.absdiff(gray, cv2.convertScaleAbs(carried, alpha=gain))
+            if float(scaled.mean()) < error:
+                photo, error = scaled, float(scaled.mean())
         w = cv2.LUT(photo, np.clip(2.0 - np.arange(256, dtype=np.float32) / tol, 0.0, 1.0))
         w *= inside
-        return w, float(photo.mean())
+        return w, error
 
     def _unstrained(self, w: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """The trust map ``w`` times the trust in how ``flow`` carries texture: 1 where it

@@ -133,6 +133,9 @@ function pyramid(g, w, h) {
   return levels;
 }
 
+// The first pixel (x or y) of the WINDOW-wide window centred at c.
+const windowStart = (c) => Math.max(0, Math.round(c - WINDOW / 2 + 0.5));
+
 // Motion from each pixel of `cur` to where it was in `prev` (pyramids of the same size):
 // Lucas-Kanade on WINDOW x WINDOW windows every STEP px, coarse to fine, with spatial
 // propagation (adopt) and each level's field median-filtered (a window that went astray
@@ -151,8 +154,7 @@ function motion(cur, prev, propagate = true) {
     for (let by = 0; by < bh; by++) {
       for (let bx = 0; bx < bw; bx++) {
         const cx = bx * STEP + mid, cy = by * STEP + mid;
-        const x0 = Math.max(0, Math.round(cx - WINDOW / 2 + 0.5)), x1 = Math.min(w, x0 + WINDOW);
-        const y0 = Math.max(0, Math.round(cy - WINDOW / 2 + 0.5)), y1 = Math.min(h, y0 + WINDOW);
+        const x0 = windowStart(cx), x1 = Math.min(w, x0 + WINDOW), y0 = windowStart(cy), y1 = Math.min(h, y0 + WINDOW);
         let dx = 0, dy = 0;
         if (field) { // the coarser level's motion at this window's centre, in this level's pixels
           const u = ((cx + 0.5) / 2 - 0.5 - mid) / STEP, v = ((cy + 0.5) / 2 - 0.5 - mid) / STEP;
@@ -209,9 +211,8 @@ function motion(cur, prev, propagate = true) {
     // and back: the right and lower windows' motion, where it fits better
     for (let by = propagate ? bh - 1 : -1; by >= 0; by--) {
       for (let bx = bw - 1; bx >= 0; bx--) {
-        const cx = bx * STEP + mid, cy = by * STEP + mid, k = by * bw + bx;
-        const x0 = Math.max(0, Math.round(cx - WINDOW / 2 + 0.5)), x1 = Math.min(w, x0 + WINDOW);
-        const y0 = Math.max(0, Math.round(cy - WINDOW / 2 + 0.5)), y1 = Math.min(h, y0 + WINDOW);
+        const k = by * bw + bx, x0 = windowStart(bx * STEP + mid), y0 = windowStart(by * STEP + mid);
+        const x1 = Math.min(w, x0 + WINDOW), y1 = Math.min(h, y0 + WINDOW);
         adopt(g, p, w, h, x0, x1, y0, y1, next, nb, k, bx + 1 < bw ? k + 1 : -1, by + 1 < bh ? k + bw : -1);
       }
     }
@@ -382,14 +383,16 @@ function trustOf(gray, other, flow, w, h, tol) {
       }
     }
   }
-  let gain = 1;
-  if (count && sumC / count > 1) gain = clamp(sumG / sumC, 0.5, 2);
-  let diff = 0, scaled = 0;
-  for (let i = 0; i < n; i++) {
-    diff += Math.abs(carried[i] - gray[i]);
-    if (gain !== 1) scaled += Math.abs(Math.min(255, carried[i] * gain) - gray[i]);
+  let g = 1; // the gain the comparison is made at
+  const gain = count && sumC / count > 1 ? clamp(sumG / sumC, 0.5, 2) : 1;
+  if (Math.abs(gain - 1) > EXPOSURE_STEP) {
+    let diff = 0, scaled = 0;
+    for (let i = 0; i < n; i++) {
+      diff += Math.abs(carried[i] - gray[i]);
+      scaled += Math.abs(Math.min(255, carried[i] * gain) - gray[i]);
+    }
+    if (scaled < diff) g = gain;
   }
-  const g = Math.abs(gain - 1) > EXPOSURE_STEP && scaled < diff ? gain : 1;
   let error = 0;
   for (let i = 0; i < n; i++) {
     const d = Math.abs((g === 1 ? carried[i] : Math.min(255, carried[i] * g)) - gray[i]);
