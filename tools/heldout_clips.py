@@ -27,8 +27,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from temporal_clips import write  # tools/temporal_clips.py, beside this script
 
-from rtstyle.media import VideoWriter, read_image
+from rtstyle.media import read_image
 
 SIZE = (640, 360)
 
@@ -55,13 +56,6 @@ def shoot(img: np.ndarray, poses: list[tuple[float, float, float, float]], noise
 
 def scaled(frames: list[np.ndarray], gains) -> list[np.ndarray]:
     return [np.clip(f.astype(np.float32) * g, 0, 255).astype(np.uint8) for f, g in zip(frames, gains, strict=True)]
-
-
-def write(path: Path, frames: list[np.ndarray], fps: int = 25) -> None:
-    with VideoWriter(path, fps=fps) as writer:
-        for f in frames:
-            writer.write(f)
-    print(f"wrote {path} ({len(frames)} frames)")
 
 
 def pan(img: np.ndarray, n: int, x0: float, dx: float, dy: float = 0.0, zoom: float = 0.5):

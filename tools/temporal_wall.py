@@ -7,8 +7,8 @@ wall time, median of at least 3 pairs; at least 65% of the network's throughput)
 Each pair runs ``rtstyle stylize --input CLIP --output ... --json --no-progress`` twice in
 fresh processes, bare (``--no-temporal --no-phase-lock``) then with the default
 stabilizer, and takes the ``seconds`` of ``--json``. Between pairs the network alone is
-timed on the clip's first frame at the processed size (ONNX Runtime with its default
-spinning, as ``rtstyle bench`` does; the best of three medians of 20 runs). The machine's speed drifts: the
+timed at the processed size by ``rtstyle bench``'s own measurement (a fresh process, ONNX
+Runtime with its default spinning; the best of three medians of 20 runs). The machine's speed drifts: the
 figures that count are the ratios within a pair.
 """
 
@@ -17,44 +17,29 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from itertools import islice
 from pathlib import Path
 
+from rtstyle.bench import measure, run_stylize
+from rtstyle.errors import RtStyleError
 from rtstyle.media import VideoReader, resize_shorter
-from rtstyle.runtime.onnx_backend import OnnxBackend
 from rtstyle.styles import resolve_model
 
 
 def stylize(clip: str, out: Path, image_size: int | None, style: str, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "rtstyle.cli", "stylize", "--input", clip, "--output", str(out), "--style", style,
-           "--json", "--no-progress", *extra]
-    if image_size:
-        cmd += ["--image-size", str(image_size)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"stylize failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(r.stdout)
+    args = ["--input", clip, "--output", str(out), "--style", style, *extra]
+    try:
+        return run_stylize(args + (["--image-size", str(image_size)] if image_size else []))
+    except RtStyleError as e:
+        raise SystemExit(str(e)) from None
 
 
-def network_fps(model: Path, frame, blocks: int = 3, runs: int = 20) -> float:
-    """Frames a second of the network alone: the best of ``blocks`` medians of ``runs``
-    (a block that another tenant of the host slowed down does not count)."""
-    backend = OnnxBackend(model, "cpu", spinning=True)
-    for _ in range(10):
-        backend(frame)
-    best = float("inf")
-    for _ in range(blocks):
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            backend(frame)
-            times.append(time.perf_counter() - t)
-        best = min(best, statistics.median(times))
-    return 1.0 / best
+def network_fps(model: Path, size: tuple[int, int], blocks: int = 3) -> float:
+    """Frames a second of the network alone (``rtstyle bench``'s own measurement, each in a
+    fresh process): the best of ``blocks`` medians of 20 runs (a block that another tenant
+    of the host slowed down does not count)."""
+    return max(measure(str(model), size, runs=20, warmup=10)["fps"] for _ in range(blocks))
 
 
 def main() -> None:
@@ -65,14 +50,15 @@ def main() -> None:
     p.add_argument("--style", default="swirl")
     args = p.parse_args()
     with VideoReader(args.clip) as reader:
-        first = next(islice(reader, 1))
+        first = next(iter(reader))
     frame = resize_shorter(first, args.image_size, multiple=2) if args.image_size else first
+    h, w = frame.shape[:2]
     model = resolve_model(None, args.style, "cpu")
     pairs = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mp4"
         for i in range(args.pairs):
-            fps = network_fps(model, frame)
+            fps = network_fps(model, (w, h))
             bare = stylize(args.clip, out, args.image_size, args.style, ["--no-temporal", "--no-phase-lock"])
             sharp = stylize(args.clip, out, args.image_size, args.style, [])
             pair = {"network_fps": round(fps, 1), "bare_s": bare["seconds"], "stabilized_s": sharp["seconds"],
@@ -85,7 +71,6 @@ def main() -> None:
                   f"{pair['stabilized_s']} s: {100 * pair['extra_wall_time']:+.0f}%; share of the network's "
                   f"throughput {100 * pair['bare_share_of_network']:.0f}% bare, "
                   f"{100 * pair['stabilized_share_of_network']:.0f}% stabilized", file=sys.stderr)
-    h, w = frame.shape[:2]
     median = lambda key: statistics.median(p[key] for p in pairs)  # noqa: E731
     print(json.dumps({"clip": args.clip, "size": f"{w}x{h}", "frames": bare["frames"], "pairs": pairs,
                       "median_extra_wall_time": median("extra_wall_time"),

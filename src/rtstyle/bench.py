@@ -112,19 +112,24 @@ def load_photos(folder: str | os.PathLike | None, size: int = 256, limit: int = 
 
 
 # -- end to end on a video ------------------------------------------------------------
+def run_stylize(args: list[str]) -> dict[str, Any]:
+    """``rtstyle stylize ARGS --json --no-progress`` in a fresh process: its JSON summary."""
+    cmd = [sys.executable, "-m", "rtstyle.cli", "stylize", *args, "--json", "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RtStyleError(f"stylize failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(r.stdout)
+
+
 def video_end_to_end(model: str, video: str, image_size: int | None, output_dir: str) -> dict[str, Any]:
     """Run ``rtstyle stylize`` on a real video; wall time includes start-up."""
     out = Path(output_dir) / "bench_out.mp4"
-    cmd = [sys.executable, "-m", "rtstyle.cli", "stylize", "--model", model, "--input", video, "--output", str(out),
-           "--json", "--no-progress", "--no-temporal"]
+    args = ["--model", model, "--input", video, "--output", str(out), "--no-temporal"]
     if image_size:
-        cmd += ["--image-size", str(image_size)]
+        args += ["--image-size", str(image_size)]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    summary = run_stylize(args)
     seconds = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RtStyleError(f"stylize failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-    summary = json.loads(r.stdout)
     frames = summary["frames"]
     return {"video": video, "image_size": image_size, "frames": frames, "wall_s": round(seconds, 2),
             "fps": round(frames / seconds, 1), "peak_rss_mb": summary["peak_rss_mb"]}

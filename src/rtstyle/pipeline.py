@@ -39,6 +39,13 @@ from .sysinfo import peak_rss_mb
 FrameFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def _in_halves(postprocess: FrameFilter | None) -> bool:
+    """Whether ``postprocess`` splits into ``prepare(source) -> state`` and
+    ``apply(state, stylized) -> frame`` (the stabilizer does): then its halves can run in
+    different threads."""
+    return postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
+
+
 def _bar(progress: bool, **kwargs) -> tqdm:
     return tqdm(disable=not progress, dynamic_ncols=True, file=sys.stderr, **kwargs)
 
@@ -113,7 +120,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
     frames = 0
-    split = postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
+    split = _in_halves(postprocess)
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
         size = stylizer.image_size
 
@@ -187,8 +194,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     # a stabilizer that splits in two has its first half (the flow, from the source frame
     # alone) run beside the network, as in the video path: a frame then costs the network or
     # the flow, whichever is longer, not both
-    split = postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
-    beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if split else None
+    beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if _in_halves(postprocess) else None
     t0 = last = time.perf_counter()
     with Camera(source) as camera, \
             (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \

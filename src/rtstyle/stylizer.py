@@ -42,9 +42,8 @@ class Stylizer:
         keep the original's colours, take only the stylized lightness. ``threads``: ONNX
         Runtime's intra-op threads on the CPU (default: one a core); checkpoints run by
         PyTorch ignore it."""
-        path = resolve_model(model, device=device)
-        options = {"threads": threads} if threads is not None and str(path).lower().endswith(".onnx") else {}
-        return cls(load_backend(path, device, **options), image_size, strength, preserve_color)
+        backend = load_backend(resolve_model(model, device=device), device, threads=threads)  # (PyTorch: unused)
+        return cls(backend, image_size, strength, preserve_color)
 
     @property
     def device(self) -> str:
