@@ -568,13 +568,13 @@ def _tiny_config(out, content_dir, style_image, vgg_weights, **kw):
                        log_interval=0, checkpoint_interval=0, progress=False, max_steps=2, **{"image_size": 32, **kw})
 
 
-@pytest.mark.parametrize(("term", "size"), [("temporal", 32), ("shift", 64)])
-def test_training_with_a_motion_term(tmp_path, content_dir, style_image, vgg_weights, term, size):
+@pytest.mark.parametrize(("term", "size", "noise"), [("temporal", 32, 0.0), ("shift", 64, 0.0), ("shift", 64, 6.0)])
+def test_training_with_a_motion_term(tmp_path, content_dir, style_image, vgg_weights, term, size, noise):
     from rtstyle.training import Trainer
 
     seen = []
     runs = [Trainer(_tiny_config(tmp_path / name, content_dir, style_image, vgg_weights, image_size=size,
-                              **{f"{term}_weight": 10.0})) for name in "ab"]
+                              input_noise=noise, **{f"{term}_weight": 10.0})) for name in "ab"]
     runs[0].run(on_step=lambda step, losses: seen.append(losses))
     assert len(seen) == 2 and all(s[term] > 0 for s in seen)
     runs[1].run()  # the motion (or the shifts) is seeded: the same run
@@ -610,8 +610,11 @@ def test_shift_weight_is_checked_and_on_the_command_line(tmp_path, content_dir, 
     with pytest.raises(RtStyleError, match="image-size >= 56"):
         Trainer(_tiny_config(tmp_path / "d", *fixtures, shift_weight=1.0, image_size=48))
     for command in (["train", "--style-image", "s.jpg"], ["distill", "--teacher", "t.onnx"]):  # both take it
-        args = cli.build_parser().parse_args([*command, "--content-dir", "c", "--shift-weight", "3"])
-        assert args.shift_weight == 3.0
+        args = cli.build_parser().parse_args([*command, "--content-dir", "c", "--shift-weight", "3",
+                                              "--input-noise", "6"])
+        assert args.shift_weight == 3.0 and args.input_noise == 6.0
+    with pytest.raises(RtStyleError, match="input-noise"):
+        Trainer(_tiny_config(tmp_path / "e", *fixtures, input_noise=100.0))
 
 
 def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
@@ -639,3 +642,18 @@ def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
     got = stabilizer._carry_texture(high, layers)
     assert np.abs(got - expected).max() < 1e-3
     assert np.array_equal(high, before)  # the input is left as it was
+
+
+def test_sensor_noise_draws_a_level_and_a_kind_per_image_and_is_seeded():
+    x = torch.full((64, 3, 24, 24), 128.0)
+    noisy = motion.sensor_noise(x, torch.Generator().manual_seed(1), 8.0)
+    torch.testing.assert_close(noisy, motion.sensor_noise(x, torch.Generator().manual_seed(1), 8.0))
+    n = noisy - x
+    std = n.flatten(1).std(dim=1)
+    assert float(std.max()) < 8.0 * 1.1 and float(std.min()) < 2.0  # levels drawn in [0, 8]
+    assert float(std.mean()) == pytest.approx(4.0, rel=0.2)
+    luma = (n[:, 0] == n[:, 1]).flatten(1).all(dim=1) & (n[:, 1] == n[:, 2]).flatten(1).all(dim=1)
+    assert 16 < int(luma.sum()) < 48  # about half the images: the same noise in all channels
+    dark = motion.sensor_noise(torch.zeros(4, 3, 8, 8), torch.Generator().manual_seed(2), 30.0)
+    assert float(dark.min()) == 0.0 and float(dark.max()) > 0.0  # clamped to the pixel range
+    assert torch.equal(motion.sensor_noise(x[:2], torch.Generator().manual_seed(3), 0.0), x[:2])

@@ -104,11 +104,18 @@ def _add_loop_args(p: argparse.ArgumentParser) -> None:
     _add_progress(p)
 
 
-def _add_shift_weight(p: argparse.ArgumentParser) -> None:
+def _add_steadiness_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shift-weight", type=_non_negative_float, default=0.0, metavar="W",
                    help="equivariance to whole-pixel shifts: a crop moved by 1-7 px must give the same output, "
                         "moved (no resampling, so no blur in the target; default: 0, off; see README, "
                         "Temporal consistency)")
+    p.add_argument("--input-noise", type=_non_negative_float, default=0.0, metavar="LEVELS",
+                   help="the network sees each training image with Gaussian sensor noise of up to LEVELS gray "
+                        "levels (0-255), the losses compare with the clean image: noise in a video stops "
+                        "turning into flickering strokes (default: 0, off; see README, Temporal consistency)")
+    p.add_argument("--noise-weight", type=_non_negative_float, default=0.0, metavar="W",
+                   help="with --input-noise: two views of each crop, each with its own noise, must give the same "
+                        "output (mean squared difference, in warping-error units; default: 0, off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "video (default: 0, off; see README, Temporal consistency)")
     t.add_argument("--vgg-weights", default=None, metavar="PATH",
                    help="local VGG16 weights (full or features-only state dict) instead of the torch.hub download")
-    _add_shift_weight(t)
+    _add_steadiness_args(t)
     _add_loop_args(t)
 
     d = sub.add_parser("distill", help="distil a teacher stylizer into a compact student",
@@ -163,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local VGG16 weights for the perceptual terms (default: the torch.hub cache); given, the "
                         "final fidelity report adds the Gram distance")
     d.add_argument("--holdout", type=int, default=8, help="images kept out to measure fidelity on (default: 8)")
-    _add_shift_weight(d)
+    _add_steadiness_args(d)
     _add_loop_args(d)
 
     s = sub.add_parser("stylize", help="stylize an image, a folder, a video or a webcam",

@@ -144,12 +144,12 @@ def shift_crops(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tens
     return x[:, :, :hh, :ww], x2, offsets
 
 
-def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]]) -> torch.Tensor:
+def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]], margin: int = SHIFT_MARGIN) -> torch.Tensor:
     """Mean squared difference, in the warping error's units (values scaled to [0, 1]),
     between each second crop's output and the first crop's output at the same place,
-    ``y2(p) ~ y1(p + (dx, dy))``, away from the edges (``SHIFT_MARGIN``)."""
+    ``y2(p) ~ y1(p + (dx, dy))``, away from the edges (``margin`` px)."""
     _, _, h, w = y1.shape
-    m = SHIFT_MARGIN
+    m = margin
     if h - SHIFT_SPAN - 2 * m < 1 or w - SHIFT_SPAN - 2 * m < 1:
         raise ValueError(f"crops of {w}x{h} are too small for the shift loss")
     total = 0.0
@@ -158,3 +158,16 @@ def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]
         b = y1[i, :, m + dy:h - m, m + dx:w - m].float()
         total = total + ((a - b) ** 2).mean()
     return total / (len(offsets) * 255.0**2)
+
+
+def sensor_noise(x: torch.Tensor, generator: torch.Generator, level: float) -> torch.Tensor:
+    """``x`` (B, 3, H, W, 0-255) with a camera's sensor noise: zero-mean Gaussian noise whose
+    standard deviation, drawn per image, is uniform in [0, ``level``] gray levels; on half the
+    images (drawn) the same noise in the three channels (luma noise), on the others each
+    channel its own (chroma noise); clamped to 0-255. Drawn from ``generator`` on the CPU."""
+    b, c, h, w = x.shape
+    sigma = torch.rand(b, 1, 1, 1, generator=generator) * level
+    luma = torch.rand(b, 1, 1, 1, generator=generator) < 0.5
+    noise = torch.randn(b, c, h, w, generator=generator)
+    noise = torch.where(luma, noise[:, :1].expand(b, c, h, w), noise) * sigma
+    return (x + noise.to(x.device, x.dtype)).clamp(0.0, 255.0)

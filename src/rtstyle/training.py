@@ -79,6 +79,8 @@ class TrainConfig:
     precision: str = "auto"  # fp32, bf16, fp16 (autocast); auto: bf16 on CPUs/GPUs that have it (devices.py)
     temporal_weight: float = 0.0  # temporal loss on random motion pairs (rtstyle.motion); 0: off
     shift_weight: float = 0.0  # equivariance to whole-pixel shifts (rtstyle.motion.shift_loss); 0: off
+    input_noise: float = 0.0  # the network's input gets sensor noise of up to this many gray levels; 0: off
+    noise_weight: float = 0.0  # two noisy views of each crop must give the same output (needs input_noise); 0: off
     progress: bool = True
 
 
@@ -129,6 +131,13 @@ class Trainer:
         # Every check of the user's input happens here, before any heavy work.
         if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.image_size < 16 or cfg.grad_accum < 1:
             raise RtStyleError("--batch-size, --grad-accum and --epochs must be >= 1 and --image-size >= 16")
+        if not 0.0 <= cfg.input_noise <= 64.0:
+            raise RtStyleError(f"--input-noise must be between 0 and 64 gray levels, got {cfg.input_noise:g}")
+        if cfg.noise_weight and not cfg.input_noise:
+            raise RtStyleError("--noise-weight compares two noisy views: give --input-noise too")
+        if cfg.noise_weight and (cfg.shift_weight or cfg.temporal_weight):
+            raise RtStyleError("--noise-weight is a second view of the same crop: not with --shift-weight or "
+                               "--temporal-weight (their second views get the noise too)")
         if cfg.shift_weight and cfg.temporal_weight:
             raise RtStyleError("--shift-weight and --temporal-weight are two ways to the same end: give one")
         smallest = motion.SHIFT_SPAN + 2 * motion.SHIFT_MARGIN + 16  # crops with some inside left to compare
@@ -436,23 +445,40 @@ class Trainer:
         the same forward pass (one call, as DDP wants), should be the warped first output.
         With ``shift_weight`` instead: two crops of each image, the second moved by whole
         pixels (:func:`rtstyle.motion.shift_crops`), the losses on the first, and the shift
-        loss between the two outputs.
-        The motion depends only on (seed, step, micro-batch, rank), so resuming is exact."""
+        loss between the two outputs. With ``input_noise``, the network sees each view with
+        fresh sensor noise (:func:`rtstyle.motion.sensor_noise`) while the losses compare
+        with the clean images; with ``noise_weight`` too, two views of each crop, each with
+        its own noise, must give the same output (the shift loss at no shift): noise is not
+        content, so it must not become strokes.
+        The motion and the noise depend only on (seed, step, micro-batch, rank), so resuming is exact."""
         w = self.cfg.temporal_weight
-        if not w and not self.cfg.shift_weight:
+        if not w and not self.cfg.shift_weight and not self.cfg.input_noise:
             return self.compute_losses(x, self.ddp(x))
         g = torch.Generator().manual_seed(
             (self.cfg.seed * 1_000_003 + self.step * 1009 + micro * 31 + self.dist.rank) % 2**63)
+
+        def seen(v: torch.Tensor) -> torch.Tensor:  # what the network sees of a view
+            return motion.sensor_noise(v, g, self.cfg.input_noise) if self.cfg.input_noise else v
+
         if self.cfg.shift_weight:  # two crops, one shifted by whole pixels: the losses on the first
             x1, x2, offsets = motion.shift_crops(x, g)
-            y1, y2 = self.ddp(torch.cat([x1, x2])).chunk(2)
+            y1, y2 = self.ddp(torch.cat([seen(x1), seen(x2)])).chunk(2)
             losses = self.compute_losses(x1, y1)
             shift = self.cfg.shift_weight * motion.shift_loss(y1, y2, offsets)
             losses["total"] = losses["total"] + shift
             losses["shift"] = shift
             return losses
+        if self.cfg.noise_weight:  # two views of each crop, each with its own noise
+            y1, y2 = self.ddp(torch.cat([seen(x), seen(x)])).chunk(2)
+            losses = self.compute_losses(x, y1)
+            noise = self.cfg.noise_weight * motion.shift_loss(y1, y2, [(0, 0)] * x.shape[0], margin=0)
+            losses["total"] = losses["total"] + noise
+            losses["noise"] = noise
+            return losses
+        if not w:
+            return self.compute_losses(x, self.ddp(seen(x)))
         pair = motion.make_pair(x, g)
-        y, y2 = self.ddp(torch.cat([x, pair.x2])).chunk(2)
+        y, y2 = self.ddp(torch.cat([seen(x), seen(pair.x2)])).chunk(2)
         losses = self.compute_losses(x, y)
         temporal = w * motion.temporal_loss(y2, motion.warp(y, pair.grid), pair.mask, pair.luminance)
         losses["total"] = losses["total"] + temporal
