@@ -305,8 +305,9 @@ class Stabilizer:
         gain = min(2.0, max(0.5, cv2.mean(gray, mask)[0] / m)) if m > 1.0 else 1.0
         if abs(gain - 1.0) > EXPOSURE_STEP:
             scaled = cv2.absdiff(gray, cv2.convertScaleAbs(carried, alpha=gain))
-            if float(scaled.mean()) < error:
-                photo, error = scaled, float(scaled.mean())
+            scaled_error = float(scaled.mean())
+            if scaled_error < error:
+                photo, error = scaled, scaled_error
         w = cv2.LUT(photo, np.clip(2.0 - np.arange(256, dtype=np.float32) / tol, 0.0, 1.0))
         w *= inside
         return w, error

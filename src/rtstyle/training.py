@@ -452,8 +452,6 @@ class Trainer:
         content, so it must not become strokes.
         The motion and the noise depend only on (seed, step, micro-batch, rank), so resuming is exact."""
         w = self.cfg.temporal_weight
-        if not w and not self.cfg.shift_weight and not self.cfg.input_noise:
-            return self.compute_losses(x, self.ddp(x))
         g = torch.Generator().manual_seed(
             (self.cfg.seed * 1_000_003 + self.step * 1009 + micro * 31 + self.dist.rank) % 2**63)
 

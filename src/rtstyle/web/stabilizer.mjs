@@ -370,11 +370,12 @@ function feather(a, w, h) {
 // ratio of the means), and the closer of the two comparisons counts (as the CLI's stabilizer).
 function trustOf(gray, other, flow, w, h, tol) {
   const n = w * h, t = new Float32Array(n), carried = new Float32Array(n), inside = new Uint8Array(n);
-  let sumG = 0, sumC = 0, count = 0;
+  let sumG = 0, sumC = 0, count = 0, error = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x, u = x + flow[i], v = y + flow[n + i];
       carried[i] = bilinear(other, w, h, u, v);
+      error += Math.abs(carried[i] - gray[i]);
       if (u >= 0 && v >= 0 && u <= w - 1 && v <= h - 1) {
         inside[i] = 1;
         sumG += gray[i];
@@ -386,18 +387,14 @@ function trustOf(gray, other, flow, w, h, tol) {
   let g = 1; // the gain the comparison is made at
   const gain = count && sumC / count > 1 ? clamp(sumG / sumC, 0.5, 2) : 1;
   if (Math.abs(gain - 1) > EXPOSURE_STEP) {
-    let diff = 0, scaled = 0;
-    for (let i = 0; i < n; i++) {
-      diff += Math.abs(carried[i] - gray[i]);
-      scaled += Math.abs(Math.min(255, carried[i] * gain) - gray[i]);
-    }
-    if (scaled < diff) g = gain;
+    let scaled = 0;
+    for (let i = 0; i < n; i++) scaled += Math.abs(Math.min(255, carried[i] * gain) - gray[i]);
+    if (scaled < error) [g, error] = [gain, scaled];
   }
-  let error = 0;
   for (let i = 0; i < n; i++) {
+    if (!inside[i]) continue;
     const d = Math.abs((g === 1 ? carried[i] : Math.min(255, carried[i] * g)) - gray[i]);
-    error += d;
-    if (inside[i]) t[i] = clamp(2 - d / tol, 0, 1);
+    t[i] = clamp(2 - d / tol, 0, 1);
   }
   return { trust: t, error: error / n };
 }
