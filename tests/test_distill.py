@@ -7,6 +7,7 @@ from conftest import textured_model
 
 from rtstyle import checkpoint
 from rtstyle.cli import main
+from rtstyle.data import to_tensor
 from rtstyle.distill import DistillConfig, Distiller
 from rtstyle.errors import RtStyleError
 
@@ -116,12 +117,11 @@ def test_init_from_starts_at_that_models_weights(tmp_path, content_dir):
         Distiller(_cfg(content_dir, teacher, tmp_path / "x", arch="edge", init_from=str(path)))
 
 
-def _noise_response(model, images, level=8.0):
-    """Mean absolute change of ``model``'s output (0-255) when its input gets Gaussian
-    noise of ``level`` gray levels (fixed seed)."""
+def _noise_response(model, x, level=8.0):
+    """Mean absolute change of ``model``'s output (0-255) when its input batch ``x`` gets
+    Gaussian noise of ``level`` gray levels (fixed seed)."""
     g = torch.Generator().manual_seed(11)
     with torch.no_grad():
-        x = torch.stack([torch.from_numpy(i).permute(2, 0, 1).float() for i in images])
         noisy = (x + level * torch.randn(x.shape, generator=g)).clamp(0, 255)
         return float((model(noisy) - model(x)).abs().mean())
 
@@ -144,13 +144,12 @@ def test_input_noise_teaches_the_student_that_noise_is_not_content(tmp_path, con
         d = Distiller(_cfg(content_dir, teacher, tmp_path / name, **noise, **common))
         d.run()
         runs[name] = d.model.eval()
-    photos = [make_photo(64, 64, seed=s) for s in (21, 22)]
-    own = _noise_response(teacher_model, photos)
-    plain, noisy = _noise_response(runs["plain"], photos), _noise_response(runs["noisy"], photos)
+    x = torch.stack([to_tensor(make_photo(64, 64, seed=s)) for s in (21, 22)])
+    own = _noise_response(teacher_model, x)
+    plain, noisy = _noise_response(runs["plain"], x), _noise_response(runs["noisy"], x)
     print("noise response: teacher", own, "plain", plain, "noisy", noisy)
     assert noisy < 0.6 * min(own, plain), (own, plain, noisy)
     with torch.no_grad():
-        x = torch.stack([torch.from_numpy(p).permute(2, 0, 1).float() for p in photos])
         drift = float((runs["noisy"](x) - teacher_model(x)).abs().mean())
         spread = float(teacher_model(x).std())
     assert drift < 0.5 * spread, (drift, spread)

@@ -144,12 +144,12 @@ def shift_crops(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tens
     return x[:, :, :hh, :ww], x2, offsets
 
 
-def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]], margin: int = SHIFT_MARGIN) -> torch.Tensor:
+def shift_loss(y1: torch.Tensor, y2: torch.Tensor, offsets: list[tuple[int, int]]) -> torch.Tensor:
     """Mean squared difference, in the warping error's units (values scaled to [0, 1]),
     between each second crop's output and the first crop's output at the same place,
-    ``y2(p) ~ y1(p + (dx, dy))``, away from the edges (``margin`` px)."""
+    ``y2(p) ~ y1(p + (dx, dy))``, away from the edges (``SHIFT_MARGIN``)."""
     _, _, h, w = y1.shape
-    m = margin
+    m = SHIFT_MARGIN
     if h - SHIFT_SPAN - 2 * m < 1 or w - SHIFT_SPAN - 2 * m < 1:
         raise ValueError(f"crops of {w}x{h} are too small for the shift loss")
     total = 0.0

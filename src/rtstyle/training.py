@@ -448,7 +448,7 @@ class Trainer:
         loss between the two outputs. With ``input_noise``, the network sees each view with
         fresh sensor noise (:func:`rtstyle.motion.sensor_noise`) while the losses compare
         with the clean images; with ``noise_weight`` too, two views of each crop, each with
-        its own noise, must give the same output (the shift loss at no shift): noise is not
+        its own noise, must give the same output (their mean squared difference): noise is not
         content, so it must not become strokes.
         The motion and the noise depend only on (seed, step, micro-batch, rank), so resuming is exact."""
         w = self.cfg.temporal_weight
@@ -469,7 +469,8 @@ class Trainer:
         if self.cfg.noise_weight:  # two views of each crop, each with its own noise
             y1, y2 = self.ddp(torch.cat([seen(x), seen(x)])).chunk(2)
             losses = self.compute_losses(x, y1)
-            noise = self.cfg.noise_weight * motion.shift_loss(y1, y2, [(0, 0)] * x.shape[0], margin=0)
+            # mean squared difference of the two outputs, in the warping error's units
+            noise = self.cfg.noise_weight * ((y1.float() - y2.float()) ** 2).mean() / 255.0**2
             losses["total"] = losses["total"] + noise
             losses["noise"] = noise
             return losses
