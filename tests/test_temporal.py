@@ -251,6 +251,29 @@ def test_keys_stay_put_on_a_still_noisy_camera_and_follow_a_slow_pan():
     assert drift == pytest.approx(19 * np.hypot(*step), rel=0.3)
 
 
+def test_on_a_clean_still_picture_a_slowly_moving_part_takes_its_key_along():
+    """The dead zone follows the noise: on a clean picture (animation, a good camera) a part
+    moving by a quarter pixel a frame, grass swaying in a still shot, is slow motion, not
+    DIS's noise, and its texture must move with it (the fixed dead zone of 0.35 px held it:
+    the texture stayed while the grass moved under it)."""
+    still, moving = canvas(H, W, 7), canvas(H, W + 20, 4)
+    frames = []
+    for i in range(20):  # a 48x64 part of the frame moves left by 0.25 px a frame
+        f = still.copy()
+        part = cv2.warpAffine(moving, np.float32([[1, 0, 0.25 * i], [0, 1, 0]]), (W, H),
+                              flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        f[36:84, 48:112] = part[36:84, 48:112]
+        frames.append(f)
+    stab = stabilizer.Stabilizer()
+    for f in frames:
+        motion = stab.prepare(f)
+    (view,) = [v for v in motion.keys if v.key == 0]
+    scale = W / view.flow.shape[1]
+    assert scale * float(view.flow[44:76, 56:104, 0].mean()) == pytest.approx(19 * 0.25, rel=0.3)
+    assert scale * float(np.abs(view.flow[:30]).mean()) < 0.05  # the still rest stays put
+    assert stab.dead_zone_at(0.0) == stab.dead_zone_min and stab.dead_zone_at(100.0) == stab.dead_zone
+
+
 def test_a_flow_that_swirls_carries_no_texture():
     """Behind a passing car the motion-blurred background passes the photometric check
     whatever the flow says; texture carried by such a flow turns into marbled swirls. The

@@ -83,6 +83,11 @@ def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 STRIP = 64  # rows of the full-resolution texture work done at a time
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
 NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
+# the still camera's dead zone (px at the flow resolution) per gray level of the frame's mean
+# photometric error: sensor noise of sigma 4 on a 160x120 frame (an error of 3.0) gets 0.18
+# px, sigma 8 or more the most, a clean picture the least (docs/benchmarks.md, "The dead
+# zone follows the noise")
+DEAD_ZONE_PER_LEVEL = 0.06
 
 
 def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -233,8 +238,12 @@ class Stabilizer:
     less than ``cut_fraction`` of the frame trusted (before the strain check), or a mean
     difference above ``cut_error`` gray levels. The camera is still while the
     frame's mean flow is under ``still_motion`` px (at the flow resolution); then flow
-    under ``dead_zone`` px does not move a key (and up to twice that moves it less): DIS's
-    sub-pixel noise would otherwise make keys drift. A key
+    under the dead zone does not move a key (and up to twice that moves it less): DIS's
+    sub-pixel noise would otherwise make keys drift. The dead zone grows with the frame's
+    noise, read from its mean photometric error against the previous frame carried by the
+    flow: :data:`DEAD_ZONE_PER_LEVEL` px per gray level of it, at least ``dead_zone_min``
+    and at most ``dead_zone`` px (a clean picture's slow, local motion, grass swaying, is
+    then followed rather than held). A key
     is replaced after ``key_interval`` frames (four times that while the camera is still),
     or when it covers less than ``key_cover`` of the frame.
 
@@ -254,9 +263,12 @@ class Stabilizer:
     feather: float = 1.0
     # with the fine flow, 0.15 and 0.35 (0.25 and 1 until 2026-12-06, set for a coarser flow):
     # less flicker on all nine clips measured (Megamind 34% -> 31% of bare, Big Buck Bunny
-    # 33% -> 27%), keys still put on a still, noisy camera (tests/test_temporal.py)
+    # 33% -> 27%), keys still put on a still, noisy camera (tests/test_temporal.py); the
+    # dead zone down to 0.1 on clean pictures since 2026-12-06 (a clip of the Big Buck Bunny
+    # trailer, held still over swaying grass: 45% -> 39% of bare; no clip worse)
     still_motion: float = 0.15
     dead_zone: float = 0.35
+    dead_zone_min: float = 0.1
     key_interval: int = 24
     key_cover: float = 0.6
     fade: int = 8
@@ -334,13 +346,14 @@ class Stabilizer:
     def _feathered(self, w: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(w, (0, 0), self.feather) if self.feather > 0 else w
 
-    def trust(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    def trust(self, gray: np.ndarray, prev_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, float]:
         """The flow from this frame to the previous one, the trust map in [0, 1] (both at
-        the flow resolution), and whether this frame starts a new scene."""
+        the flow resolution), whether this frame starts a new scene, and the mean
+        photometric error (gray levels) of the previous frame carried by the flow."""
         f_back = self._flow.calc_small(gray, prev_gray)
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         cut = err > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
-        return f_back, self._feathered(self._unstrained(w, f_back)), cut
+        return f_back, self._feathered(self._unstrained(w, f_back)), cut, err
 
     def _new_key(self, gray: np.ndarray) -> int:
         key = _Key(next(self._ids), gray, np.zeros(gray.shape + (2,), np.float32))
@@ -355,16 +368,21 @@ class Stabilizer:
         prev_gray, self._prev_gray = self._prev_gray, gray
         motion = None
         if prev_gray is not None and prev_gray.shape == gray.shape and self.strength > 0.0:
-            f_back, w, cut = self.trust(gray, prev_gray)
+            f_back, w, cut, err = self.trust(gray, prev_gray)
             if not cut:
-                motion = Motion(f_back, w, *self._carry(gray, f_back))
+                motion = Motion(f_back, w, *self._carry(gray, f_back, err))
         if motion is None:
             self._keys = []
             motion = Motion(None, None, (), self._new_key(gray) if self.texture and self.strength > 0 else None)
         self.stats.prepare_seconds += time.perf_counter() - t0
         return motion
 
-    def _carry(self, gray: np.ndarray, f_back: np.ndarray) -> tuple[tuple[KeyView, ...], int | None]:
+    def dead_zone_at(self, error: float) -> float:
+        """The still camera's dead zone (px at the flow resolution) for a frame whose mean
+        photometric error against the previous one is ``error`` gray levels."""
+        return min(self.dead_zone, max(self.dead_zone_min, DEAD_ZONE_PER_LEVEL * error))
+
+    def _carry(self, gray: np.ndarray, f_back: np.ndarray, error: float) -> tuple[tuple[KeyView, ...], int | None]:
         """Move the keys on by this frame's flow; the views of them that apply uses; start a
         new key when the newest is old or covers too little."""
         if not self.texture:
@@ -373,7 +391,7 @@ class Stabilizer:
         mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
         still = float(mag.mean()) < self.still_motion
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
-            step = f_back * np.clip(mag / self.dead_zone - 1.0, 0.0, 1.0)
+            step = f_back * np.clip(mag / self.dead_zone_at(error) - 1.0, 0.0, 1.0)
         views = []
         for i, key in enumerate(self._keys):
             key.flow = step + warp(key.flow, step)
