@@ -168,7 +168,7 @@ class StabilizerStats:
 MODES: dict[str, dict[str, Any]] = {
     "sharp": {},
     "fast": {"strength": 0.65, "texture": False, "texture_strength": 0.65, "max_gain": 1.0,
-             "preset": "balanced", "flow_size": 240, "strain_tol": 0.0},
+             "preset": "balanced", "flow_size": 240, "flow_reduction": None, "strain_tol": 0.0},
 }
 
 
@@ -230,7 +230,8 @@ class Stabilizer:
     through). ``texture``: carry the texture from key frames (False: the low band only).
 
     The flow (DIS, ``preset``) is computed on frames scaled to ``flow_size`` px on the
-    shorter side. Trust is 1 where the carried source matches to within ``photo_tol`` gray
+    shorter side, or reduced ``flow_reduction`` times if that is larger (large frames: a
+    flow error of a tenth of a pixel at 200 px is half a pixel on a 1080p frame). Trust is 1 where the carried source matches to within ``photo_tol`` gray
     levels (``key_tol`` for keys, which are further back), falling to 0 at twice that,
     feathered by ``feather`` px; and where the flow is strained, its neighbouring vectors
     differing by more than ``strain_tol`` px per px (0 at twice that; 0 turns the check off),
@@ -254,6 +255,8 @@ class Stabilizer:
     texture: bool = True
     texture_strength: float = 0.75
     flow_size: int | None = 200
+    # 2.5 since 2026-12-06 (before: no limit): a 1080p phone video's flow at 432 px, not 200
+    flow_reduction: float | None = 2.5
     preset: str = "fine"
     band: int = 4
     photo_tol: float = 30.0
@@ -283,7 +286,7 @@ class Stabilizer:
             raise ValueError(f"photo_tol and key_tol must be > 0, got {self.photo_tol}, {self.key_tol}")
         if self.band < 2 or self.fade < 1 or self.key_interval < self.fade:
             raise ValueError("need band >= 2, fade >= 1 and key_interval >= fade")
-        self._flow = FlowEstimator(self.preset, self.flow_size)
+        self._flow = FlowEstimator(self.preset, self.flow_size, self.flow_reduction)
         self._ids = itertools.count()
         # no texture of its own to carry: one running average of whole frames, in uint8
         self._whole = not self.texture and self.max_gain <= 1.0 and self.texture_strength == self.strength

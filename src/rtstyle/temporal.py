@@ -89,6 +89,10 @@ class FlowEstimator:
 
     ``size``: compute the flow on frames whose shorter side is at most this many pixels
     (None: full resolution); the result is scaled back up to the input's size.
+    ``max_reduction``: but never reduce a frame more than this many times (None: no
+    limit): the flow's error, scaled up with it, would move texture carried by it off the
+    content (a 1920x1080 phone video, its flow at 200 px: 57% of the network's flicker
+    left by the stabilizer, 27% at 432 px; docs/benchmarks.md, "Large frames").
     ``preset``: ``ultrafast``, ``fast``, ``balanced``, ``fine`` or ``medium`` (speed/quality,
     see :func:`_dis`). ``fine`` works on frames reduced at least :data:`FINE_REDUCTION` times
     (the reduction averages the pixels' noise away; a frame whose shorter side is under
@@ -102,9 +106,10 @@ class FlowEstimator:
     FINE_REDUCTION = 2.0
     FINE_MIN = 128
 
-    def __init__(self, preset: str = "medium", size: int | None = None):
+    def __init__(self, preset: str = "medium", size: int | None = None, max_reduction: float | None = None):
         self.preset = preset
         self.size = size
+        self.max_reduction = max_reduction
         # in fine mode, small frames get the balanced matching, refined as fine's
         self._dis = _dis("balanced", FINE_REFINEMENT) if preset == "fine" else _dis(preset)
         self._fine = _dis(preset) if preset == "fine" else None
@@ -114,6 +119,8 @@ class FlowEstimator:
         """The shorter side of the working resolution of a frame whose shorter side is
         ``side``, and whether the ``fine`` matching applies there."""
         size = side if self.size is None else min(self.size, side)
+        if self.max_reduction:
+            size = max(size, min(side, round(side / self.max_reduction)))
         if self._fine is not None:
             fine = min(size, side / self.FINE_REDUCTION)
             if fine >= self.FINE_MIN:
