@@ -231,7 +231,8 @@ class Stabilizer:
 
     The flow (DIS, ``preset``) is computed on frames scaled to ``flow_size`` px on the
     shorter side, or reduced ``flow_reduction`` times if that is larger (large frames: a
-    flow error of a tenth of a pixel at 200 px is half a pixel on a 1080p frame). Trust is 1 where the carried source matches to within ``photo_tol`` gray
+    flow error of a tenth of a pixel at 200 px is half a pixel on a 1080p frame). Trust is
+    1 where the carried source matches to within ``photo_tol`` gray
     levels (``key_tol`` for keys, which are further back), falling to 0 at twice that,
     feathered by ``feather`` px; and where the flow is strained, its neighbouring vectors
     differing by more than ``strain_tol`` px per px (0 at twice that; 0 turns the check off),
