@@ -239,8 +239,9 @@ class Stabilizer:
     as texture carried by a flow that tears or swirls turns into marbled swirls. A cut is
     less than ``cut_fraction`` of the frame trusted (before the strain check), or a mean
     difference above ``cut_error`` gray levels. The camera is still while the
-    frame's mean flow is under ``still_motion`` px (at the flow resolution); then flow
-    under the dead zone does not move a key (and up to twice that moves it less): DIS's
+    frame's mean flow is under ``still_motion`` px (at a flow of ``flow_size`` px: a finer
+    flow, a large frame's, reads the same noise as larger motion, and the thresholds grow
+    with it); then flow under the dead zone does not move a key (and up to twice that moves it less): DIS's
     sub-pixel noise would otherwise make keys drift. The dead zone grows with the frame's
     noise, read from its mean photometric error against the previous frame carried by the
     flow: :data:`DEAD_ZONE_PER_LEVEL` px per gray level of it, at least ``dead_zone_min``
@@ -393,9 +394,12 @@ class Stabilizer:
             return (), None
         step = f_back
         mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
-        still = float(mag.mean()) < self.still_motion
+        # the thresholds are for a flow at flow_size px: a finer one (a large frame's) reads
+        # the same noise as larger motion, in its own pixels
+        finer = max(1.0, min(gray.shape[:2]) / self.flow_size) if self.flow_size else 1.0
+        still = float(mag.mean()) < self.still_motion * finer
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
-            step = f_back * np.clip(mag / self.dead_zone_at(error) - 1.0, 0.0, 1.0)
+            step = f_back * np.clip(mag / (finer * self.dead_zone_at(error)) - 1.0, 0.0, 1.0)
         views = []
         for i, key in enumerate(self._keys):
             key.flow = step + warp(key.flow, step)
