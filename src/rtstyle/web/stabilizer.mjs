@@ -17,7 +17,8 @@
 // mixing and resampling lose some.
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
-// FLOW_SIDE px on the shorter side: a WINDOW x WINDOW window every STEP px, coarse to fine
+// FLOW_SIDE px on the shorter side (but reduced at most MAX_REDUCTION times: on larger
+// sizes a coarser motion could not follow faces and hands; STILL and DEAD_ZONE grow with it): a WINDOW x WINDOW window every STEP px, coarse to fine
 // over LEVELS levels, with a brightness offset; at each level a window takes a neighbour's
 // motion where that fits it better (DIS's spatial propagation, both ways), and the field is
 // 3x3-median filtered; each pixel then takes the motions of the windows over it, weighted
@@ -35,7 +36,7 @@ const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4, MA
 const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
 const EXPOSURE_STEP = 0.02;
 const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
-const NEGLIGIBLE = 1 / 512;
+const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
@@ -506,7 +507,10 @@ export class PageStabilizer {
   // Steadies y, the network's output for the frame x (both [3, h, w]), in place. `key`
   // names the model and frame size: a change of either starts afresh.
   apply(key, x, y, w, h) {
-    const n = w * h, f = Math.max(1, Math.round(Math.min(w, h) / FLOW_SIDE));
+    const n = w * h, tuned = Math.max(1, Math.round(Math.min(w, h) / FLOW_SIDE));
+    // reduced at most MAX_REDUCTION times; the still camera's thresholds, set for FLOW_SIDE,
+    // grow with the finer motion, which reads the same noise as larger motion in its own pixels
+    const f = Math.min(MAX_REDUCTION, tuned), finer = tuned / f;
     const fw = Math.ceil(w / f), fh = Math.ceil(h / f), nf = fw * fh;
     const lum = new Float32Array(n);
     for (let i = 0; i < n; i++) lum[i] = 0.299 * x[i] + 0.587 * x[n + i] + 0.114 * x[2 * n + i];
@@ -549,10 +553,10 @@ export class PageStabilizer {
     for (let i = 0; i < 2 * nf; i++) ema[i] = PERSIST * ema[i] + (1 - PERSIST) * flow[i];
     let mean = 0;
     for (let i = 0; i < nf; i++) mean += Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]);
-    const still = mean / nf < STILL, step = still ? flow.slice() : flow;
+    const still = mean / nf < STILL * finer, step = still ? flow.slice() : flow;
     if (still) {
       for (let i = 0; i < nf; i++) {
-        const k = clamp(Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]) / DEAD_ZONE - 1, 0, 1);
+        const k = clamp(Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]) / (DEAD_ZONE * finer) - 1, 0, 1);
         step[i] *= k;
         step[nf + i] *= k;
       }
