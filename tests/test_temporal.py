@@ -60,10 +60,13 @@ def flicker(frames: list[np.ndarray], amplitude: float, seed: int = 1) -> list[n
     return out
 
 
-def subpixel_pan(n: int, step: tuple[float, float] = (1.4, 0.45), seed: int = 5) -> list[np.ndarray]:
-    """A camera panning over a textured canvas by a sub-pixel ``step`` (x, y) per frame."""
-    big = canvas(H + 40, W + 4 * n, seed)
-    return [cv2.warpAffine(big, np.float32([[1, 0, 4 + step[0] * i], [0, 1, 8 + step[1] * i]]), (W, H),
+def subpixel_pan(n: int, step: tuple[float, float] = (1.4, 0.45), seed: int = 5,
+                 size: tuple[int, int] = (H, W)) -> list[np.ndarray]:
+    """A camera panning over a textured canvas by a sub-pixel ``step`` (x, y) per frame;
+    frames of ``size`` (h, w)."""
+    h, w = size
+    big = canvas(h + 40, w + 4 * n, seed)
+    return [cv2.warpAffine(big, np.float32([[1, 0, 4 + step[0] * i], [0, 1, 8 + step[1] * i]]), (w, h),
                            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP) for i in range(n)]
 
 
@@ -201,11 +204,9 @@ def test_on_a_large_frame_the_key_stays_on_the_content_as_on_a_small_one():
     step, n = np.float32([1.4, 0.45]), 12
 
     def key_error(h: int, w: int) -> float:
-        big = canvas(h + 40, w + 4 * n, 5)
         stab = stabilizer.Stabilizer()
-        for i in range(n):
-            motion = stab.prepare(cv2.warpAffine(big, np.float32([[1, 0, 4 + step[0] * i], [0, 1, 8 + step[1] * i]]),
-                                                 (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP))
+        for frame in subpixel_pan(n, tuple(step), size=(h, w)):
+            motion = stab.prepare(frame)
         (view,) = [v for v in motion.keys if v.key == 0]
         flow = temporal.upscale_flow(view.flow, (h, w))[20:-20, 20:-20]  # from frame 11 to the key: 11 steps
         return float(np.sqrt(((flow - (n - 1) * step) ** 2).sum(-1)).mean())

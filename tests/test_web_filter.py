@@ -12,6 +12,7 @@ import pytest
 from conftest import make_photo
 from test_temporal import (
     _write_clip,
+    canvas,
     exposure_step,
     fake_style,
     flicker,
@@ -77,8 +78,6 @@ def test_at_480_px_the_page_follows_a_small_part_moving_on_its_own():
     must take its strokes along. The motion is reduced at most twice (at 480 px it was
     reduced four times, to 120 px, and the part, one window wide there, kept 0.44 of the
     network's own change; 0.10 now)."""
-    from test_temporal import canvas
-
     background, part = canvas(480, 640, 0), canvas(32, 32, 10)
     frames = []
     for i in range(24):

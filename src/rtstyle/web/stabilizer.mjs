@@ -18,7 +18,8 @@
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
 // FLOW_SIDE px on the shorter side (but reduced at most MAX_REDUCTION times: on larger
-// sizes a coarser motion could not follow faces and hands; STILL and DEAD_ZONE grow with it): a WINDOW x WINDOW window every STEP px, coarse to fine
+// sizes a coarser motion could not follow faces and hands; STILL and DEAD_ZONE grow with
+// it): a WINDOW x WINDOW window every STEP px, coarse to fine
 // over LEVELS levels, with a brightness offset; at each level a window takes a neighbour's
 // motion where that fits it better (DIS's spatial propagation, both ways), and the field is
 // 3x3-median filtered; each pixel then takes the motions of the windows over it, weighted
