@@ -595,6 +595,33 @@ def test_cli_eval_temporal_several_clips(tmp_path, model_path, capsys):
         assert message in err and err.count("\n") == 1
 
 
+def test_eval_temporal_reports_the_style_distance_beside_the_flicker(tmp_path, model_path, vgg_weights, capsys):
+    """With VGG16 weights, each clip's row also gives the Gram (style) distance of the
+    stabilized frames to the bare ones, as a share of the unstyled frames' distance (0: the
+    style's statistics untouched, 1: as far as no style), on frames 10, 25, ...: flicker
+    removed by blurring or marbling the strokes shows there, beside the warping error."""
+    from rtstyle.temporal_eval import StyleDistance, evaluate_clip
+
+    src = subpixel_pan(30)
+    clip, bare = _write_clip(tmp_path / "pan.mp4", src), swimming_texture(src)
+    style = StyleDistance(vgg_weights)
+    assert style.shares(src[10], bare[10], bare[10], src[10]) == pytest.approx([0.0, 1.0])
+    network = iter(bare)
+    steady = evaluate_clip(clip, lambda frame: next(network), style=style)["stabilized"]
+    assert steady["gram_frames"] == 2 and 0 < steady["gram_distance_vs_bare"] < 1
+    # from the command line, a column and two keys; frames passed through untouched are at 0
+    base = ["eval-temporal", str(clip), "--model", str(model_path), "--device", "cpu", "--vgg-weights", vgg_weights]
+    assert cli.main([*base, "--temporal-strength", "0", "--json"]) == 0
+    untouched = json.loads(capsys.readouterr().out)["clips"][0]["stabilized"]
+    assert untouched["gram_frames"] == 2 and untouched["gram_distance_vs_bare"] == 0
+    assert cli.main(base) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert "| Gram distance to bare |" in header and row.count("|") == header.count("|")
+    assert cli.main([*base[:-1], str(tmp_path / "none.pth")]) == 2
+    err = capsys.readouterr().err
+    assert "VGG16 weights file not found" in err and err.count("\n") == 1
+
+
 # --------------------------------------------------------------------------- training-time loss
 
 

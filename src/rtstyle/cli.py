@@ -247,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     steady.add_argument("--phase-lock", action="store_true",
                         help="CLIPs: score the network with the phase lock (no stabilizer) against the network "
                              "without it, as `stylize --no-temporal` runs it")
+    et.add_argument("--vgg-weights", default=None, metavar="PATH",
+                    help="CLIPs: also the Gram (style) distance of the stabilized frames to the bare ones, as a "
+                         "share of the unstyled frames' distance (8 frames of the first 120), with these VGG16 "
+                         "weights (as `train` takes them)")
     _add_temporal_mode(et)
     _add_device(et)
     et.add_argument("--json", action="store_true", help="print JSON")
@@ -475,23 +479,26 @@ def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
         from .stylizer import Stylizer
 
         stylizer = Stylizer.load(resolve_model(args.model, args.style, args.device), device=args.device)
+        style = temporal_eval.StyleDistance(args.vgg_weights) if args.vgg_weights else None
         for clip in args.clips:
             if args.browser_filter:  # the page's frames: 240 px by default, sides a multiple of the model's
                 from .web_filter import BrowserFilter
 
                 with BrowserFilter() as page:
                     row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size or 240,
-                                                      args.frames, page, multiple=getattr(stylizer.backend, "factor", 4))
+                                                      args.frames, page, multiple=getattr(stylizer.backend, "factor", 4),
+                                                      style=style)
                 rows.append({**row, "filter": "browser page"})
                 continue
             if args.phase_lock:
                 steady = temporal_eval.LockedNetwork(stylizer)
-                row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames, steady)
+                row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames, steady,
+                                                  style=style)
                 row["stabilized"]["phase_lock_moves"] = steady.lock.moves
                 rows.append({**row, "filter": "phase lock"})
                 continue
             rows.append(temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames,
-                                                    _stabilizer(args)))
+                                                    _stabilizer(args), style=style))
     return {"clips": rows, "summary": temporal_eval.summarize(rows)}
 
 

@@ -4,7 +4,9 @@ A clip is either a pair (a source video and a stylized version of it, scored as 
 or a source video that is stylized here with a given model: then every frame goes through
 the network once, and the same network output is scored bare and after the
 :class:`~rtstyle.stabilizer.Stabilizer`, against one optical flow, with the time each
-took. The figures are those of :class:`~rtstyle.temporal.WarpingErrorMeter`.
+took. The figures are those of :class:`~rtstyle.temporal.WarpingErrorMeter`, and, given
+VGG16 weights, a Gram (style) distance (:class:`StyleDistance`): a steadier video that
+blurred or marbled the strokes moves the style's statistics away from the network's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,34 @@ from .media import VideoReader, resize_shorter
 from .stabilizer import Stabilizer
 from .temporal import WarpingErrorMeter, temporal_metrics
 
+#: the frames a clip's Gram distance is measured on (8 of the first 120; fewer on shorter clips)
+STYLE_FRAMES = range(10, 120, 15)
+
+
+class StyleDistance:
+    """How far a steadied frame's style is from the network's own: the Gram distance over
+    relu1_2-relu4_3 (as the training loss) of the steadied frame to the bare one, as a share
+    of the unstyled source frame's distance to the bare one (0: the style's statistics
+    untouched; 1: as far off as no style at all). Needs torch and VGG16 weights."""
+
+    def __init__(self, vgg_weights: str | Path):
+        from .vgg import load_vgg16
+
+        self.vgg = load_vgg16(vgg_weights)
+
+    def shares(self, source: np.ndarray, bare: np.ndarray, *steadied: np.ndarray) -> list[float]:
+        """One share per steadied version of the frame ``source`` whose network output is ``bare``."""
+        import torch
+
+        from .losses import gram_distance
+        from .vgg import frame_features
+
+        with torch.no_grad():
+            reference = frame_features(self.vgg, bare)
+            unstyled = gram_distance(frame_features(self.vgg, source), reference).item()
+            return [gram_distance(frame_features(self.vgg, s), reference).item() / unstyled if unstyled > 0
+                    else float("nan") for s in steadied]
+
 
 def evaluate_pair(source: str | Path, stylized: str | Path) -> dict[str, Any]:
     """Warping error and sharpness of a stylized video against its source."""
@@ -35,13 +65,15 @@ def _ratio(a: float, b: float) -> float | None:
 
 def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray], image_size: int | None = None,
                   max_frames: int | None = None, stabilizer: Stabilizer | None = None,
-                  multiple: int = 2) -> dict[str, Any]:
+                  multiple: int = 2, style: StyleDistance | None = None) -> dict[str, Any]:
     """Stylize ``clip`` (resized to ``image_size`` px on the shorter side, sides a multiple
     of ``multiple``, the first ``max_frames`` frames) with ``stylize`` and score the output
     bare and stabilized. ``stabilizer`` is a :class:`~rtstyle.stabilizer.Stabilizer` or
     anything called the same way with ``stats.resets`` and ``stats.keys`` (the page's filter,
-    :class:`~rtstyle.web_filter.BrowserFilter`: its time is its own median in JavaScript)."""
+    :class:`~rtstyle.web_filter.BrowserFilter`: its time is its own median in JavaScript).
+    With ``style``, the stabilized frames' Gram distance too, on :data:`STYLE_FRAMES`."""
     stabilizer = stabilizer or Stabilizer()
+    style_shares = []
     meter = WarpingErrorMeter()
     network = steady = 0.0
     size = None
@@ -58,13 +90,15 @@ def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray],
             network += t1 - t0
             steady += t2 - t1
             meter.update(frame, {"bare": bare, "stabilized": steadied})
+            if style is not None and i in STYLE_FRAMES:
+                style_shares += style.shares(frame, bare, steadied)
             size = [frame.shape[1], frame.shape[0]]
     n = meter.frames
     own_ms = getattr(stabilizer.stats, "median_ms", None)  # a filter that times itself (the page's)
     if n < 2:
         raise RtStyleError(f"{clip} has {n} frame{'s' if n != 1 else ''}: the warping error needs at least 2")
     bare, steadied = meter.result("bare"), meter.result("stabilized")
-    return {
+    row = {
         "clip": str(clip), "frames": n, "size": size,
         "source_warping_error": bare["source_warping_error"], "occluded_fraction": bare["occluded_fraction"],
         "bare": {"warping_error": bare["warping_error"], "sharpness": bare["sharpness"],
@@ -75,6 +109,10 @@ def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray],
                        "sharpness_vs_bare": _ratio(steadied["sharpness"], bare["sharpness"]),
                        "resets": stabilizer.stats.resets, "keys": stabilizer.stats.keys},
     }
+    if style_shares:
+        row["stabilized"]["gram_distance_vs_bare"] = round(float(np.mean(style_shares)), 4)
+        row["stabilized"]["gram_frames"] = len(style_shares)
+    return row
 
 
 class LockedNetwork:
@@ -104,20 +142,23 @@ def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A per-clip table (Markdown) of what :func:`evaluate_clip` and :func:`evaluate_pair` return."""
+    gram = any("gram_distance_vs_bare" in r.get("stabilized", {}) for r in rows)
     lines = ["| clip | frames | size | source floor | bare: warping error | sharpness | stabilized: warping error "
-             "| sharpness | ms/frame (network, stabilizer) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| sharpness | " + ("Gram distance to bare | " if gram else "") + "ms/frame (network, stabilizer) |",
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if gram else "")]
     pct = lambda r: f" ({100 * r:.0f}%)" if r is not None else ""  # noqa: E731
     for r in rows:
         if "stabilized" in r:
             b, s = r["bare"], r["stabilized"]
             name = Path(r["clip"]).name + (f" ({r['filter']})" if r.get("filter") else "")
+            g = s.get("gram_distance_vs_bare")
             lines.append(f"| {name} | {r['frames']} | {r['size'][0]}x{r['size'][1]} "
                          f"| {r['source_warping_error']:.6f} | {b['warping_error']:.6f} | {b['sharpness']:.0f} "
                          f"| {s['warping_error']:.6f}{pct(s['warping_error_vs_bare'])} "
                          f"| {s['sharpness']:.0f}{pct(s['sharpness_vs_bare'])} "
-                         f"| {b['ms_per_frame']:.1f}, {s['ms_per_frame']:.1f} |")
+                         + (f"| {'' if g is None else f'{100 * g:.1f}%'} " if gram else "")
+                         + f"| {b['ms_per_frame']:.1f}, {s['ms_per_frame']:.1f} |")
         else:
             lines.append(f"| {Path(r['stylized']).name} | {r['frames']} | | {r['source_warping_error']:.6f} | | "
-                         f"| {r['warping_error']:.6f} | {r['sharpness']:.0f} | |")
+                         f"| {r['warping_error']:.6f} | {r['sharpness']:.0f} | " + ("| " if gram else "") + "|")
     return "\n".join(lines)
