@@ -40,12 +40,17 @@ def main() -> None:
             src = [resize_shorter(f, args.image_size, multiple=2) for _, f in zip(range(args.frames), reader, strict=False)]
         bare = [stylizer.stylize_frame(f) for f in src]
         picks = list(range(10, len(src), max(1, len(src) // 8)))[:8]
-        outs = {}
+        outs = []  # each mode's output, on the picked frames only
         for mode in ("sharp", "fast", "page") if args.browser_filter else ("sharp", "fast"):
+            kept = {}
             with BrowserFilter() if mode == "page" else contextlib.nullcontext(make_stabilizer(mode)) as stab:
-                outs[mode] = [stab(s, y) for s, y in zip(src, bare, strict=True)]
+                for t, (s, y) in enumerate(zip(src, bare, strict=True)):
+                    out = stab(s, y)  # every frame goes through, in order
+                    if t in picks:
+                        kept[t] = out
+            outs.append(kept)
         # the bare frames' features and the unstyled frames' distance to them serve every mode
-        shares = np.mean([style.shares(src[t], bare[t], *(o[t] for o in outs.values())) for t in picks], axis=0)
+        shares = np.mean([style.shares(src[t], bare[t], *(o[t] for o in outs)) for t in picks], axis=0)
         print(f"| {clip} | {len(picks)} | " + " | ".join(f"{v:.1%}" for v in shares) + " |", flush=True)
 
 

@@ -400,12 +400,13 @@ class Stabilizer:
         # the thresholds are for a flow at flow_size px: a finer one (a large frame's) reads
         # the same noise as larger motion, in its own pixels
         finer = max(1.0, min(gray.shape[:2]) / self.flow_size) if self.flow_size else 1.0
+        threshold = self.still_motion * finer
         # judged on the median: someone walking across a still camera's view moves part of
         # the frame, not the camera (a sample of 5,000-14,000 points suffices: 0.1-0.2 ms)
         s = max(2, int(np.sqrt(mag.size / 6000)))
-        still = float(np.median(mag[::s, ::s])) < self.still_motion * finer
+        still = float(np.median(mag[::s, ::s])) < threshold
         # and nothing moves (the mean too): keys last longer
-        quiet = still and float(mag.mean()) < self.still_motion * finer
+        quiet = still and float(mag.mean()) < threshold
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
             step = f_back * np.clip(mag / (finer * self.dead_zone_at(error)) - 1.0, 0.0, 1.0)
         views = []
