@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import cli, motion, phaselock, pipeline, stabilizer, temporal
+from rtstyle import cli, motion, phaselock, pipeline, stabilizer, temporal, temporal_eval
 from rtstyle.errors import RtStyleError
 from rtstyle.media import VideoReader, VideoWriter
 
@@ -558,6 +558,38 @@ def test_meter_scores_several_versions_against_one_flow():
     for name, frames in (("steady", styled), ("flicker", flick)):
         alone = metrics(src, frames)
         assert meter.result(name) == pytest.approx(alone)
+
+
+def noise_scene(n: int, seed: int = 3) -> list[np.ndarray]:
+    """A camera panning over fine noise: nothing in it matches a canvas by chance."""
+    big = cv2.GaussianBlur(np.random.default_rng(seed).integers(0, 256, (H + n, W + 2 * n, 3), dtype=np.uint8), (0, 0), 1.2)
+    return [np.ascontiguousarray(big[i:i + H, 2 * i:2 * i + W]) for i in range(n)]
+
+
+def test_a_scene_cut_is_scored_and_also_left_out(tmp_path):
+    """At a cut the occlusion check keeps a few pixels by chance and every version errs
+    there alike: the error is also given without such pairs, and the table says so."""
+    src = moving_scene(5) + noise_scene(5)
+    styled = flicker([fake_style(f) for f in src], 20)
+    meter = temporal.WarpingErrorMeter()
+    for s, y in zip(src, styled, strict=True):
+        meter.update(s, y)
+    r = meter.result()
+    assert r["cut_pairs"] == 1 and r["warping_error_without_cuts"] < r["warping_error"]
+    kept = [metrics(src[:5], styled[:5]), metrics(src[5:], styled[5:])]  # the two scenes alone
+    assert r["warping_error_without_cuts"] == pytest.approx((4 * kept[0]["warping_error"] + 4 * kept[1]["warping_error"]) / 8)
+    assert metrics(src[:5], styled[:5])["cut_pairs"] == 0
+    assert kept[0]["warping_error_without_cuts"] == kept[0]["warping_error"]
+    # a clip stylized and steadied here: its row and the table's line
+    clip = _write_clip(tmp_path / "cut.mp4", src)
+    row = temporal_eval.evaluate_clip(clip, fake_style)
+    steady = row["stabilized"]
+    assert row["cut_pairs"] == 1 and steady["resets"] == 2
+    assert steady["warping_error_vs_bare_without_cuts"] == pytest.approx(
+        steady["warping_error_without_cuts"] / row["bare"]["warping_error_without_cuts"], abs=6e-5)
+    line = temporal_eval.table([row]).splitlines()[2]
+    assert f"({100 * steady['warping_error_vs_bare']:.0f}%; " \
+           f"{100 * steady['warping_error_vs_bare_without_cuts']:.0f}% without 1 cut)" in line
 
 
 def test_cli_eval_temporal_several_clips(tmp_path, model_path, capsys):

@@ -1,9 +1,12 @@
-"""Fetch the real clips of issue 16's seventh-session checks from three Debian packages
-(docs/benchmarks.md, "Large frames: the flow reduced at most 2.5 times"):
+"""Fetch the real clips of issue 16's seventh- and ninth-session checks from eight Debian
+packages (docs/benchmarks.md, "Large frames: the flow reduced at most 2.5 times" and
+"Five more held-out clips"):
 
     python tools/debian_clips.py --out clips/
     rtstyle eval-temporal clips/dog.mp4 clips/hello.mp4 clips/diver.mov clips/ball.mp4 \\
         clips/ball_vp9.avi --frames 300 [--image-size 240] [--browser-filter]
+    rtstyle eval-temporal clips/launch.webm clips/coin.mov clips/teapot.mov \\
+        clips/calais1906.ogv clips/cockatoo.mp4 --frames 300 [--image-size 240]
 
 - ``dog.mp4``: a phone's 1920x1080 video of a dog, 41 frames, hand-held
   (forensics-samples-files: ``original-files/movie1/VID_20191220_170832.mp4``);
@@ -13,10 +16,21 @@
   ``usr/share/doc/pd-extendedview/media/diver.mov``);
 - ``ball.mp4`` and ``ball_vp9.avi``: classroom clips of a thrown ball, 720x576 (255 frames)
   and 320x240 VP9 (295 frames) (python3-mecavideo: ``usr/share/pymecavideo/data/video/``
-  ``balle-jbart.mp4`` and ``balle1-vp9.avi``).
+  ``balle-jbart.mp4`` and ``balle1-vp9.avi``);
+- ``launch.webm``: a rocket launch, 640x360 VP8, 194 frames: still shots of the pad, one
+  cut, smoke and fire (renpy-demo: ``usr/share/games/renpy/demo/game/oa4_launch.webm``);
+- ``coin.mov``: a coin pushed about a table by a pen, a still camera, 568x320, 242 frames
+  (node-opencv: ``usr/share/doc/node-opencv/examples/files/motion.mov``);
+- ``teapot.mov``: a rendered room, the camera circling a glass teapot, 256x256 MJPEG, 91
+  frames (gem-doc: ``usr/share/gem/examples/data/anim-1.mov``);
+- ``calais1906.ogv``: film of the 1906 French Grand Prix (grain, scratches, splices),
+  214x160 Theora, 288 frames (python-nbsphinx-doc:
+  ``usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv.160p.ogv``);
+- ``cockatoo.mp4``: a cockatoo nodding close to a hand-held camera, 1280x720, 280 frames
+  (python3-imageio: ``usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4``).
 
 Copies the files as they are (no re-encoding). Needs ``apt-get`` and ``dpkg`` (a Debian or
-Ubuntu machine with its package lists: ``apt-get update`` first) and about 40 MB of
+Ubuntu machine with its package lists: ``apt-get update`` first) and about 90 MB of
 downloads; a development aid only.
 """
 
@@ -35,6 +49,12 @@ FILES = {  # package -> {path inside it: name in --out}
     "pd-extendedview": {"usr/share/doc/pd-extendedview/media/diver.mov": "diver.mov"},
     "python3-mecavideo": {"usr/share/pymecavideo/data/video/balle-jbart.mp4": "ball.mp4",
                           "usr/share/pymecavideo/data/video/balle1-vp9.avi": "ball_vp9.avi"},
+    "renpy-demo": {"usr/share/games/renpy/demo/game/oa4_launch.webm": "launch.webm"},
+    "node-opencv": {"usr/share/doc/node-opencv/examples/files/motion.mov": "coin.mov"},
+    "gem-doc": {"usr/share/gem/examples/data/anim-1.mov": "teapot.mov"},
+    "python-nbsphinx-doc": {"usr/share/doc/python-nbsphinx/html/www/wikimediacommons/"
+                            "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv": "calais1906.ogv"},
+    "python3-imageio": {"usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4": "cockatoo.mp4"},
 }
 
 

@@ -510,7 +510,9 @@ def _print_eval_temporal(r: dict[str, Any]) -> None:
         return
     print(f"{r['frames']} frames; warping error {r['warping_error']:.6f} "
           f"(source floor {r['source_warping_error']:.6f}); sharpness {r['sharpness']:.1f}; "
-          f"occluded {100 * r['occluded_fraction']:.1f}%")
+          f"occluded {100 * r['occluded_fraction']:.1f}%"
+          + (f"; {r['cut_pairs']} scene cut{'s' if r['cut_pairs'] > 1 else ''}, warping error without "
+             f"{'them' if r['cut_pairs'] > 1 else 'it'} {r['warping_error_without_cuts']:.6f}" if r.get("cut_pairs") else ""))
 
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:

@@ -101,11 +101,16 @@ def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray],
     row = {
         "clip": str(clip), "frames": n, "size": size,
         "source_warping_error": bare["source_warping_error"], "occluded_fraction": bare["occluded_fraction"],
+        "cut_pairs": bare["cut_pairs"],
         "bare": {"warping_error": bare["warping_error"], "sharpness": bare["sharpness"],
+                 "warping_error_without_cuts": bare["warping_error_without_cuts"],
                  "ms_per_frame": round(1000 * network / n, 2)},
         "stabilized": {"warping_error": steadied["warping_error"], "sharpness": steadied["sharpness"],
+                       "warping_error_without_cuts": steadied["warping_error_without_cuts"],
                        "ms_per_frame": round(own_ms if own_ms is not None else 1000 * steady / n, 2),
                        "warping_error_vs_bare": _ratio(steadied["warping_error"], bare["warping_error"]),
+                       "warping_error_vs_bare_without_cuts": _ratio(steadied["warping_error_without_cuts"],
+                                                                    bare["warping_error_without_cuts"]),
                        "sharpness_vs_bare": _ratio(steadied["sharpness"], bare["sharpness"]),
                        "resets": stabilizer.stats.resets, "keys": stabilizer.stats.keys},
     }
@@ -132,12 +137,16 @@ class LockedNetwork:
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The worst clip on each of the stabilizer's two ratios (clips stylized here only)."""
+    """The worst clip on each of the stabilizer's ratios (clips stylized here only)."""
     rows = [r for r in rows if "stabilized" in r]
-    errors = [r["stabilized"]["warping_error_vs_bare"] for r in rows if r["stabilized"]["warping_error_vs_bare"]]
-    sharp = [r["stabilized"]["sharpness_vs_bare"] for r in rows if r["stabilized"]["sharpness_vs_bare"]]
-    return {"clips": len(rows), "worst_warping_error_vs_bare": max(errors) if errors else None,
-            "worst_sharpness_vs_bare": min(sharp) if sharp else None}
+
+    def worst(key: str, pick: Callable[[list[float]], float]) -> float | None:
+        values = [r["stabilized"][key] for r in rows if r["stabilized"].get(key)]
+        return pick(values) if values else None
+
+    return {"clips": len(rows), "worst_warping_error_vs_bare": worst("warping_error_vs_bare", max),
+            "worst_warping_error_vs_bare_without_cuts": worst("warping_error_vs_bare_without_cuts", max),
+            "worst_sharpness_vs_bare": worst("sharpness_vs_bare", min)}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -147,6 +156,15 @@ def table(rows: list[dict[str, Any]]) -> str:
              "| sharpness | " + ("Gram distance to bare | " if gram else "") + "ms/frame (network, stabilizer) |",
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if gram else "")]
     pct = lambda r: f" ({100 * r:.0f}%)" if r is not None else ""  # noqa: E731
+
+    def error_share(r: dict[str, Any]) -> str:  # and the share without the cuts, where the clip has any
+        s, n = r["stabilized"], r.get("cut_pairs")
+        if s["warping_error_vs_bare"] is None:
+            return ""
+        without = s.get("warping_error_vs_bare_without_cuts")
+        cuts = f"; {100 * without:.0f}% without {n} cut{'s' if n > 1 else ''}" if n and without is not None else ""
+        return f" ({100 * s['warping_error_vs_bare']:.0f}%{cuts})"
+
     for r in rows:
         if "stabilized" in r:
             b, s = r["bare"], r["stabilized"]
@@ -154,7 +172,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             g = s.get("gram_distance_vs_bare")
             lines.append(f"| {name} | {r['frames']} | {r['size'][0]}x{r['size'][1]} "
                          f"| {r['source_warping_error']:.6f} | {b['warping_error']:.6f} | {b['sharpness']:.0f} "
-                         f"| {s['warping_error']:.6f}{pct(s['warping_error_vs_bare'])} "
+                         f"| {s['warping_error']:.6f}{error_share(r)} "
                          f"| {s['sharpness']:.0f}{pct(s['sharpness_vs_bare'])} "
                          + (f"| {'' if g is None else f'{100 * g:.1f}%'} " if gram else "")
                          + f"| {b['ms_per_frame']:.1f}, {s['ms_per_frame']:.1f} |")
