@@ -271,7 +271,7 @@ class WarpingErrorMeter:
             "source_warping_error": mean(self._source_errors),
             "sharpness": mean(self._sharpness.get(name, [])),
             "occluded_fraction": mean(self._masked),
-            "cut_pairs": sum(1 for m in self._masked if m > 1.0 - CUT_KEPT),
+            "cut_pairs": sum(1 for m in self._masked if 1.0 - m < CUT_KEPT),
             "warping_error_without_cuts": mean([e for e, k in zip(errors, self._scored_kept, strict=False) if k >= CUT_KEPT]),
         }
 
