@@ -538,7 +538,11 @@ def test_cli_eval_temporal(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert r["frames"] == 6 and r["warping_error"] > r["source_warping_error"] > 0
     assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(a)]) == 0
-    assert "warping error" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "warping error" in out and err == ""  # no bar where stderr is not a terminal
+    assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(b), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "b.mp4" in err and "6/6" in err  # the bar, frame by frame
     short = _write_clip(tmp_path / "short.mp4", src[:4])
     assert cli.main(["eval-temporal", "--input", str(a), "--stylized", str(short)]) == 2
     err = capsys.readouterr().err
@@ -609,8 +613,10 @@ def test_cli_eval_temporal_several_clips(tmp_path, model_path, capsys):
     assert r["summary"]["clips"] == 2
     assert r["summary"]["worst_sharpness_vs_bare"] == min(pan["stabilized"]["sharpness_vs_bare"],
                                                           scene["stabilized"]["sharpness_vs_bare"])
-    assert cli.main([*base, "--image-size", "60"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    assert cli.main([*base, "--image-size", "60", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "pan.mp4" in err and "scene.mp4" in err and "6/6" in err and "5/5" in err  # a bar a clip
+    out = out.splitlines()
     assert len(out) == 4 and out[2].startswith("| pan.mp4 | 6 | 80x60 |") and out[3].startswith("| scene.mp4 |")
     # the network with the phase lock against the network without it (whole-pixel motion: it moves)
     assert cli.main([*base, "--phase-lock", "--json"]) == 0

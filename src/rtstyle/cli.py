@@ -254,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_temporal_mode(et)
     _add_device(et)
     et.add_argument("--json", action="store_true", help="print JSON")
+    _add_progress(et)
 
     e = sub.add_parser("export", help="export a model to ONNX (fp32, int8 or fp16)",
                        description="Export a model to ONNX with dynamic height and width, checked against PyTorch.")
@@ -468,12 +469,13 @@ def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
     if not pairs and not args.clips:
         raise RtStyleError("nothing to score: give source clips (stylized here), --pair SOURCE STYLIZED, "
                            "or --input SOURCE --stylized STYLIZED")
+    progress = _progress(args)
     if args.input and not args.pair and not args.clips:  # the single-pair form and its output
-        return temporal_eval.evaluate_pair(args.input, args.stylized)
+        return temporal_eval.evaluate_pair(args.input, args.stylized, progress)
     for clip in args.clips:
         if not Path(clip).is_file():
             raise RtStyleError(f"no such video: {clip}")
-    rows = [temporal_eval.evaluate_pair(a, b) for a, b in pairs]
+    rows = [temporal_eval.evaluate_pair(a, b, progress) for a, b in pairs]
     if args.clips:
         from .styles import resolve_model
         from .stylizer import Stylizer
@@ -487,18 +489,18 @@ def cmd_eval_temporal(args: argparse.Namespace) -> dict[str, Any]:
                 with BrowserFilter() as page:
                     row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size or 240,
                                                       args.frames, page, multiple=getattr(stylizer.backend, "factor", 4),
-                                                      style=style)
+                                                      style=style, progress=progress)
                 rows.append({**row, "filter": "browser page"})
                 continue
             if args.phase_lock:
                 steady = temporal_eval.LockedNetwork(stylizer)
                 row = temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames, steady,
-                                                  style=style)
+                                                  style=style, progress=progress)
                 row["stabilized"]["phase_lock_moves"] = steady.lock.moves
                 rows.append({**row, "filter": "phase lock"})
                 continue
             rows.append(temporal_eval.evaluate_clip(clip, stylizer.stylize_frame, args.image_size, args.frames,
-                                                    _stabilizer(args), style=style))
+                                                    _stabilizer(args), style=style, progress=progress))
     return {"clips": rows, "summary": temporal_eval.summarize(rows)}
 
 

@@ -31,6 +31,7 @@ from .media import (
     write_image,
 )
 from .phaselock import PhaseLock
+from .progress import progress_bar
 from .queues import BackgroundSink, prefetch
 from .stylizer import Stylizer
 from .sysinfo import peak_rss_mb
@@ -44,10 +45,6 @@ def _in_halves(postprocess: FrameFilter | None) -> bool:
     ``apply(state, stylized) -> frame`` (the stabilizer does): then its halves can run in
     different threads."""
     return postprocess is not None and hasattr(postprocess, "prepare") and hasattr(postprocess, "apply")
-
-
-def _bar(progress: bool, **kwargs) -> tqdm:
-    return tqdm(disable=not progress, dynamic_ncols=True, file=sys.stderr, **kwargs)
 
 
 def default_output(src: Path, kind: str) -> Path:
@@ -85,7 +82,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
         raise RtStyleError(f"output {dst} must be a folder when the input is a folder")
     failed: list[str] = []
     t0 = time.perf_counter()
-    for path in _bar(progress, iterable=files, unit="img", desc="stylizing"):
+    for path in progress_bar(progress, iterable=files, unit="img", desc="stylizing"):
         target = dst / path.relative_to(src)
         try:
             write_image(target, stylizer.stylize_frame(read_image(path)))
@@ -139,7 +136,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
             writer.write(out)
 
         sink = BackgroundSink(encode, queue_size) if pipelined else contextlib.nullcontext()
-        bar = _bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
+        bar = progress_bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
         with bar, sink:
             put = sink.put if pipelined else encode
             for (frame, moved), state in prefetch(decoded(), queue_size) if pipelined else decoded():
@@ -203,7 +200,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
         session = LiveSession(stylizer, list(styles or []), current, load, postprocess, snapshot_dir, say)
         key_source = keys or (window.keys if window is not None else terminal.keys)
         say(HELP)
-        bar = _bar(progress and not show, unit="frame", desc="stylizing")
+        bar = progress_bar(progress and not show, unit="frame", desc="stylizing")
         try:
             for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
                 session.poll()

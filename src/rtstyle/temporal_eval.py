@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import RtStyleError
 from .media import VideoReader, resize_shorter
+from .progress import progress_bar
 from .stabilizer import Stabilizer
 from .temporal import WarpingErrorMeter, temporal_metrics
 
@@ -52,10 +53,17 @@ class StyleDistance:
                     else float("nan") for s in steadied]
 
 
-def evaluate_pair(source: str | Path, stylized: str | Path) -> dict[str, Any]:
-    """Warping error and sharpness of a stylized video against its source."""
-    with VideoReader(source) as a, VideoReader(stylized) as b:
-        result = temporal_metrics(a, b, names=(str(source), str(stylized)))
+def evaluate_pair(source: str | Path, stylized: str | Path, progress: bool = False) -> dict[str, Any]:
+    """Warping error and sharpness of a stylized video against its source (``progress``: a
+    bar on stderr, frame by frame)."""
+    with VideoReader(source) as a, VideoReader(stylized) as b, \
+            progress_bar(progress, total=a.frame_count or None, unit="frame", desc=Path(stylized).name) as bar:
+        def counted():
+            for frame in a:
+                yield frame
+                bar.update(1)
+
+        result = temporal_metrics(counted(), b, names=(str(source), str(stylized)))
     return {"input": str(source), "stylized": str(stylized), **result}
 
 
@@ -65,34 +73,38 @@ def _ratio(a: float, b: float) -> float | None:
 
 def evaluate_clip(clip: str | Path, stylize: Callable[[np.ndarray], np.ndarray], image_size: int | None = None,
                   max_frames: int | None = None, stabilizer: Stabilizer | None = None,
-                  multiple: int = 2, style: StyleDistance | None = None) -> dict[str, Any]:
+                  multiple: int = 2, style: StyleDistance | None = None, progress: bool = False) -> dict[str, Any]:
     """Stylize ``clip`` (resized to ``image_size`` px on the shorter side, sides a multiple
     of ``multiple``, the first ``max_frames`` frames) with ``stylize`` and score the output
     bare and stabilized. ``stabilizer`` is a :class:`~rtstyle.stabilizer.Stabilizer` or
     anything called the same way with ``stats.resets`` and ``stats.keys`` (the page's filter,
     :class:`~rtstyle.web_filter.BrowserFilter`: its time is its own median in JavaScript).
-    With ``style``, the stabilized frames' Gram distance too, on :data:`STYLE_FRAMES`."""
+    With ``style``, the stabilized frames' Gram distance too, on :data:`STYLE_FRAMES`.
+    ``progress``: a bar on stderr, frame by frame."""
     stabilizer = stabilizer or Stabilizer()
     style_shares = []
     meter = WarpingErrorMeter()
     network = steady = 0.0
     size = None
     with VideoReader(clip) as reader:
-        for i, frame in enumerate(reader):
-            if max_frames and i >= max_frames:
-                break
-            frame = resize_shorter(frame, image_size, multiple=multiple)
-            t0 = time.perf_counter()
-            bare = stylize(frame)
-            t1 = time.perf_counter()
-            steadied = stabilizer(frame, bare)
-            t2 = time.perf_counter()
-            network += t1 - t0
-            steady += t2 - t1
-            meter.update(frame, {"bare": bare, "stabilized": steadied})
-            if style is not None and i in STYLE_FRAMES:
-                style_shares += style.shares(frame, bare, steadied)
-            size = [frame.shape[1], frame.shape[0]]
+        total = min(filter(None, (reader.frame_count, max_frames)), default=None)
+        with progress_bar(progress, total=total, unit="frame", desc=Path(clip).name) as bar:
+            for i, frame in enumerate(reader):
+                if max_frames and i >= max_frames:
+                    break
+                frame = resize_shorter(frame, image_size, multiple=multiple)
+                t0 = time.perf_counter()
+                bare = stylize(frame)
+                t1 = time.perf_counter()
+                steadied = stabilizer(frame, bare)
+                t2 = time.perf_counter()
+                network += t1 - t0
+                steady += t2 - t1
+                meter.update(frame, {"bare": bare, "stabilized": steadied})
+                if style is not None and i in STYLE_FRAMES:
+                    style_shares += style.shares(frame, bare, steadied)
+                size = [frame.shape[1], frame.shape[0]]
+                bar.update(1)
     n = meter.frames
     own_ms = getattr(stabilizer.stats, "median_ms", None)  # a filter that times itself (the page's)
     if n < 2:
