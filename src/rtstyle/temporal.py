@@ -236,7 +236,6 @@ class WarpingErrorMeter:
         self._source_errors: list[float] = []
         self._sharpness: dict[str, list[float]] = {}
         self._masked: list[float] = []
-        self._scored_kept: list[float] = []  # the share of the frame kept, for each scored pair
 
     def update(self, source: np.ndarray, stylized: np.ndarray | dict[str, np.ndarray]) -> None:
         versions = stylized if isinstance(stylized, dict) else {"": stylized}
@@ -254,7 +253,6 @@ class WarpingErrorMeter:
             mask = consistency_mask(f_back, f_fwd)
             self._masked.append(1.0 - float(mask.mean()))
             if mask.any():
-                self._scored_kept.append(float(mask.mean()))
                 self._source_errors.append(warping_error(p_src, source, f_back, mask))
                 for name, frame in versions.items():
                     self._errors.setdefault(name, []).append(warping_error(p_versions[name], frame, f_back, mask))
@@ -265,6 +263,7 @@ class WarpingErrorMeter:
         """The figures of version ``name`` (the default: the one frame given to update)."""
         mean = lambda v: float(np.mean(v)) if v else float("nan")  # noqa: E731
         errors = self._errors.get(name, [])
+        kept = [1.0 - m for m in self._masked if m < 1.0]  # the share kept, for each scored pair (mask.any())
         return {
             "frames": self.frames,
             "warping_error": mean(errors),
@@ -272,7 +271,7 @@ class WarpingErrorMeter:
             "sharpness": mean(self._sharpness.get(name, [])),
             "occluded_fraction": mean(self._masked),
             "cut_pairs": sum(1 for m in self._masked if 1.0 - m < CUT_KEPT),
-            "warping_error_without_cuts": mean([e for e, k in zip(errors, self._scored_kept, strict=False) if k >= CUT_KEPT]),
+            "warping_error_without_cuts": mean([e for e, k in zip(errors, kept, strict=False) if k >= CUT_KEPT]),
         }
 
 

@@ -57,13 +57,9 @@ def evaluate_pair(source: str | Path, stylized: str | Path, progress: bool = Fal
     """Warping error and sharpness of a stylized video against its source (``progress``: a
     bar on stderr, frame by frame)."""
     with VideoReader(source) as a, VideoReader(stylized) as b, \
-            progress_bar(progress, total=a.frame_count or None, unit="frame", desc=Path(stylized).name) as bar:
-        def counted():
-            for frame in a:
-                yield frame
-                bar.update(1)
-
-        result = temporal_metrics(counted(), b, names=(str(source), str(stylized)))
+            progress_bar(progress, iterable=a, total=a.frame_count or None, unit="frame",
+                         desc=Path(stylized).name) as frames:
+        result = temporal_metrics(frames, b, names=(str(source), str(stylized)))
     return {"input": str(source), "stylized": str(stylized), **result}
 
 
