@@ -19,7 +19,10 @@ band (the rest) is the style's texture, its brush strokes. They are steadied dif
   (``texture_strength``). Mixing unrelated textures loses energy (an even mix of two keeps
   half) and resampling takes the finest detail, so the local energy of the texture's finest
   detail (its Laplacian) is restored (by at most ``max_gain``) to the weighted energy of
-  its sources.
+  its sources. Where the keys carry little of the frame for a while (content that turns or
+  deforms: a key's composed flow tears within a few frames there, and the texture is nearly
+  always such a mix), the cap rises towards ``max_gain_uncarried``: the strokes keep their
+  energy rather than fade (texture is the product), for some more flicker.
 
 Trust is photometric, on the *source* frames: the previous (or key) source frame carried
 by the same flow must match this one (allowing for a change of exposure); pixels coming
@@ -83,6 +86,7 @@ def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 STRIP = 64  # rows of the full-resolution texture work done at a time
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
 NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
+COVER_RATE = 0.1  # how fast the newest key's smoothed cover follows each frame's (about ten frames)
 # the still camera's dead zone (px at the flow resolution) per gray level of the frame's mean
 # photometric error: sensor noise of sigma 4 on a 160x120 frame (an error of 3.0) gets 0.18
 # px, sigma 8 or more the most, a clean picture the least (docs/benchmarks.md, "The dead
@@ -139,7 +143,8 @@ def _compose(low: np.ndarray, high: np.ndarray, gain: np.ndarray | None) -> np.n
 class StabilizerStats:
     """What a :class:`Stabilizer` did: frames seen, resets (first frame, scene cuts, size
     changes), keys taken, the mean fraction of each blended frame's low band taken from the
-    past, the mean fraction of its texture carried from a key, and the time spent in its two
+    past, the mean fraction of its texture carried from a key, the mean cap of the texture's
+    energy given back (0 where none is), and the time spent in its two
     halves (in the video path they run in the reader and writer threads, beside the network)."""
 
     frames: int = 0
@@ -147,6 +152,7 @@ class StabilizerStats:
     keys: int = 0
     trusted: float = 0.0
     carried: float = 0.0
+    gain_cap: float = 0.0
     prepare_seconds: float = 0.0
     apply_seconds: float = 0.0
 
@@ -156,6 +162,7 @@ class StabilizerStats:
         return {"frames": self.frames, "resets": self.resets, "keys": self.keys,
                 "trusted_fraction": round(self.trusted / blended, 4),
                 "texture_carried_fraction": round(self.carried / blended, 4),
+                "mean_gain_cap": round(self.gain_cap / blended, 3),
                 "ms_per_frame": round(1000 * (self.prepare_seconds + self.apply_seconds) / n, 2),
                 "prepare_ms_per_frame": round(1000 * self.prepare_seconds / n, 2),
                 "apply_ms_per_frame": round(1000 * self.apply_seconds / n, 2)}
@@ -200,12 +207,13 @@ class Motion:
     """What :meth:`Stabilizer.prepare` learnt from a source frame, for :meth:`Stabilizer.apply`:
     the flow to the previous source frame and its trust map (``None`` for both when the past
     is to be forgotten: first frame, scene cut, size change), the keys to carry, older first,
-    and the id of the key this frame starts (or ``None``)."""
+    the id of the key this frame starts (or ``None``), and the cap of the energy given back."""
 
     flow: np.ndarray | None
     trust: np.ndarray | None
     keys: tuple[KeyView, ...] = ()
     new_key: int | None = None
+    max_gain: float | None = None  # the cap of the texture's energy given back (None: the stabilizer's own)
 
     @property
     def reset(self) -> bool:
@@ -252,6 +260,9 @@ class Stabilizer:
     is replaced after ``key_interval`` frames (four times that while the camera is still and
     nothing moves, the mean flow under ``still_motion`` px too: a key carried for long
     through moving parts marbles), or when it covers less than ``key_cover`` of the frame.
+    The texture's energy is given back by at most ``max_gain``, and by up to
+    ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
+    over about ten frames) falls from the first of ``uncarried_cover`` to the second.
 
     Each half must see every frame, in order; a frame-size change resets.
     """
@@ -281,6 +292,14 @@ class Stabilizer:
     key_cover: float = 0.6
     fade: int = 8
     max_gain: float = 1.4
+    # since 2026-12-07: where the newest key covers half the frame or less (turning or
+    # deforming content), the cap rises, up to 1.8 where it covers a quarter or less (a
+    # circling camera's teapot 77% -> 96% of the sharpness at 24% -> 31% of bare flicker, a
+    # nodding cockatoo 83% -> 93% at 30% -> 35%, the diver 80% -> 93% at 42% -> 50%; where
+    # keys hold the same, bit for bit: docs/benchmarks.md, "The restoration's cap follows
+    # the keys")
+    max_gain_uncarried: float = 1.8
+    uncarried_cover: tuple[float, float] = (0.5, 0.25)
     strain_tol: float = 0.5
     stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
 
@@ -291,6 +310,8 @@ class Stabilizer:
             raise ValueError(f"photo_tol and key_tol must be > 0, got {self.photo_tol}, {self.key_tol}")
         if self.band < 2 or self.fade < 1 or self.key_interval < self.fade:
             raise ValueError("need band >= 2, fade >= 1 and key_interval >= fade")
+        if not 0 <= self.uncarried_cover[1] < self.uncarried_cover[0]:
+            raise ValueError(f"uncarried_cover must be (high, low) with high > low >= 0, got {self.uncarried_cover}")
         self._flow = FlowEstimator(self.preset, self.flow_size, self.flow_reduction)
         self._ids = itertools.count()
         # no texture of its own to carry: one running average of whole frames, in uint8
@@ -307,6 +328,7 @@ class Stabilizer:
         self._out: np.ndarray | None = None
         self._highs: dict[int, np.ndarray] = {}
         self._shape: tuple[int, ...] | None = None
+        self._cover: float | None = None  # the newest key's cover, smoothed
 
     # ----------------------------------------------------------------- first half: source only
 
@@ -380,7 +402,7 @@ class Stabilizer:
             if not cut:
                 motion = Motion(f_back, w, *self._carry(gray, f_back, err))
         if motion is None:
-            self._keys = []
+            self._keys, self._cover = [], None
             motion = Motion(None, None, (), self._new_key(gray) if self.texture and self.strength > 0 else None)
         self.stats.prepare_seconds += time.perf_counter() - t0
         return motion
@@ -390,11 +412,12 @@ class Stabilizer:
         photometric error against the previous one is ``error`` gray levels."""
         return min(self.dead_zone, max(self.dead_zone_min, DEAD_ZONE_PER_LEVEL * error))
 
-    def _carry(self, gray: np.ndarray, f_back: np.ndarray, error: float) -> tuple[tuple[KeyView, ...], int | None]:
+    def _carry(self, gray: np.ndarray, f_back: np.ndarray,
+               error: float) -> tuple[tuple[KeyView, ...], int | None, float | None]:
         """Move the keys on by this frame's flow; the views of them that apply uses; start a
-        new key when the newest is old or covers too little."""
+        new key when the newest is old or covers too little; the cap of the energy given back."""
         if not self.texture:
-            return (), None
+            return (), None, None
         step = f_back
         mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
         # the thresholds are for a flow at flow_size px: a finer one (a large frame's) reads
@@ -421,11 +444,20 @@ class Stabilizer:
         if len(self._keys) == 2 and self._keys[1].age >= self.fade:
             self._keys.pop(0)
         new = None
+        cover = float(views[-1].weight.mean())
         # a still camera keeps a key four times longer: each new key's fade-in is flicker too
         interval = self.key_interval * (4 if quiet else 1)
-        if len(self._keys) == 1 and (self._keys[0].age >= interval or float(views[-1].weight.mean()) < self.key_cover):
+        if len(self._keys) == 1 and (self._keys[0].age >= interval or cover < self.key_cover):
             new = self._new_key(gray)
-        return tuple(views), new
+        return tuple(views), new, self._gain_cap(cover)
+
+    def _gain_cap(self, cover: float) -> float:
+        """The cap of the texture's energy given back, from the newest key's ``cover`` of
+        this frame (smoothed over frames, so that no single frame swings it)."""
+        self._cover = cover if self._cover is None else self._cover + COVER_RATE * (cover - self._cover)
+        high, low = self.uncarried_cover
+        uncarried = min(1.0, max(0.0, (high - self._cover) / (high - low)))
+        return self.max_gain + uncarried * max(0.0, self.max_gain_uncarried - self.max_gain)
 
     # ----------------------------------------------------------------- second half: full resolution
 
@@ -461,11 +493,13 @@ class Stabilizer:
             for _, texture_energy, flow, weight in layers:
                 cell = _resize(weight, small, cv2.INTER_AREA)
                 energy = energy + cell * (warp(texture_energy, upscale_flow(flow, small)) - energy)
-            if layers and self.max_gain > 1.0:
+            cap = self.max_gain if motion.max_gain is None else motion.max_gain
+            if layers and cap > 1.0:
                 # unrelated textures mixed lose energy (an even mix of two keeps half), and
                 # resampling takes the finest detail: give the texture its energy back
                 gain = np.sqrt((energy + 1.0) / (local_energy(high, small) + 1.0))
-                np.clip(gain, 1.0, self.max_gain, out=gain)
+                np.clip(gain, 1.0, cap, out=gain)
+                self.stats.gain_cap += cap
                 gain = _resize(gain, (h, w))
             else:
                 gain = None

@@ -14,7 +14,10 @@
 // STILL px on average), motion under DEAD_ZONE px does not move a key: on a still camera
 // sub-pixel motion is noise, and the carried strokes would swim. The local energy of the
 // texture's finest detail is given back (by at most MAX_GAIN) to what its sources had, as
-// mixing and resampling lose some.
+// mixing and resampling lose some; where the newest key covers under UNCARRIED[0] of the
+// frame (its cover smoothed over frames, COVER_RATE: content that turns or deforms, where
+// keys tear within a few frames and the texture is nearly always a mix), the cap rises,
+// up to MAX_GAIN_UNCARRIED at UNCARRIED[1] and under: the strokes keep their energy.
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
 // FLOW_SIDE px on the shorter side (but reduced at most MAX_REDUCTION times: on larger
@@ -38,6 +41,7 @@ const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT
 const EXPOSURE_STEP = 0.02;
 const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
+const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
@@ -503,6 +507,7 @@ export class PageStabilizer {
     this.tex = null; // the previous output's texture and its energy
     this.energy = null;
     this.ema = null; // the motion's running average at each point: see apply
+    this.cover = null; // the newest key's cover of the frame, smoothed
   }
 
   // Steadies y, the network's output for the frame x (both [3, h, w]), in place. `key`
@@ -537,6 +542,7 @@ export class PageStabilizer {
       this.resets++;
       this.keys++;
       this.held = [{ gray, flow: new Float32Array(2 * nf), age: 0, tex: high, energy }];
+      this.cover = null;
       this.low = low;
       this.tex = high;
       this.energy = energy;
@@ -608,20 +614,25 @@ export class PageStabilizer {
         }
       }
     }
-    // its energy given back, and the two bands put together into y
+    // its energy given back (the cap rising where keys hold on little of the frame), and the
+    // two bands put together into y
+    const newest = views[views.length - 1].weight;
+    let cover = 0;
+    for (let i = 0; i < nf; i++) cover += newest[i];
+    cover /= nf;
+    this.cover = this.cover === null ? cover : this.cover + COVER_RATE * (cover - this.cover);
+    const uncarried = clamp((UNCARRIED[0] - this.cover) / (UNCARRIED[0] - UNCARRIED[1]), 0, 1);
+    const cap = MAX_GAIN + uncarried * Math.max(0, MAX_GAIN_UNCARRIED - MAX_GAIN);
     const gain = detailEnergy(tex, w, h);
-    for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, MAX_GAIN);
+    for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, cap);
     compose(outLow, gain, tex, y, w, h, lw, lh);
     this.low = outLow;
     this.tex = tex;
     this.energy = target;
     // the key schedule
     if (this.held.length === 2 && this.held[1].age >= FADE) this.held.shift();
-    const newest = views[views.length - 1].weight;
-    let cover = 0;
-    for (let i = 0; i < nf; i++) cover += newest[i];
     const interval = KEY_INTERVAL * (still ? 4 : 1);
-    if (this.held.length === 1 && (this.held[0].age >= interval || cover / nf < KEY_COVER)) {
+    if (this.held.length === 1 && (this.held[0].age >= interval || cover < KEY_COVER)) {
       this.held.push({ gray, flow: new Float32Array(2 * nf), age: 0, tex: high, energy });
       this.keys++;
     }
