@@ -57,8 +57,10 @@ def test_page_filter_keeps_the_strokes_energy_where_keys_cannot_hold(tmp_path):
     src = turning_scene(40)
     bare = swimming_texture(src)
     before = metrics(src, bare)
+    page_js = FILTER.read_text()
+    assert "MAX_GAIN_UNCARRIED = 1.8" in page_js
     held = tmp_path / "held.mjs"
-    held.write_text(FILTER.read_text().replace("MAX_GAIN_UNCARRIED = 1.8", "MAX_GAIN_UNCARRIED = 1.4"))
+    held.write_text(page_js.replace("MAX_GAIN_UNCARRIED = 1.8", "MAX_GAIN_UNCARRIED = 1.4"))
     raised, _ = run(src, bare)
     with BrowserFilter(held) as page:
         fixed = [page(s, y) for s, y in zip(src, bare, strict=True)]
