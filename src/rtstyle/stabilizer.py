@@ -445,6 +445,7 @@ class Stabilizer:
             self._keys.pop(0)
         new = None
         cover = float(views[-1].weight.mean())
+        self.stats.carried += cover  # (apply counts the blended frames it is averaged over)
         # a still camera keeps a key four times longer: each new key's fade-in is flicker too
         interval = self.key_interval * (4 if quiet else 1)
         if len(self._keys) == 1 and (self._keys[0].age >= interval or cover < self.key_cover):
@@ -503,8 +504,6 @@ class Stabilizer:
                 gain = _resize(gain, (h, w))
             else:
                 gain = None
-            if motion.keys:
-                self.stats.carried += float(motion.keys[-1].weight.mean())
             out = _compose(out_low, high, gain)  # high is a mix here (not fresh_high) when gained
         # keep the textures of the keys prepare still carries (a reset carries none), add the new one
         self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
