@@ -79,14 +79,20 @@ def tiny_train_config(content_dir, style_image, vgg_weights, out, **kw):
     return TrainConfig(**base)
 
 
-def make_clip(path, frames: int = 12, fps: int = 12, size: tuple[int, int] = (64, 48), audio: bool = True):
-    """A short H.264 clip of a moving pattern, with a 440 Hz AAC tone as long as the video."""
+def make_clip(path, frames: int = 12, fps: int = 12, size: tuple[int, int] = (64, 48), audio: bool = True,
+              times: list[float] | None = None):
+    """A short H.264 clip of a moving pattern, with a 440 Hz AAC tone as long as the video.
+    ``times``: each frame's time in seconds (a variable rate, as phones record), else n/fps."""
+    import fractions
+
     import av
 
     w, h = size
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        if times is not None:
+            v.codec_context.time_base = fractions.Fraction(1, 1000)
         a = None
         if audio:
             a = out.add_stream("aac", rate=44100)
@@ -94,12 +100,15 @@ def make_clip(path, frames: int = 12, fps: int = 12, size: tuple[int, int] = (64
         for i in range(frames):
             img = make_photo(h, w, seed=0)
             img = np.roll(img, 2 * i, axis=1)
-            for p in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), fractions.Fraction(1, 1000)
+            for p in v.encode(frame):
                 out.mux(p)
         for p in v.encode():
             out.mux(p)
         if a is not None:
-            n = int(44100 * frames / fps)
+            n = int(44100 * (frames / fps if times is None else times[-1] + 1 / fps))
             t = np.arange(n) / 44100
             samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
             for start in range(0, n, 1024):

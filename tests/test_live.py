@@ -3,8 +3,13 @@ pyvirtualcam, as its own are), the live keys, and stale-frame dropping."""
 
 from __future__ import annotations
 
+import http.server
+import socketserver
+import threading
 import time
 
+import av
+import cv2
 import numpy as np
 import pytest
 from conftest import textured_model
@@ -120,3 +125,49 @@ def test_a_live_camera_drops_stale_frames_a_file_keeps_them_all():
         time.sleep(0.02)  # a network slower than the camera
     assert seen == sorted(seen) and seen[-1] == 199 and dropped > 0 and len(seen) + dropped == 200
     assert [int(f[0, 0, 0]) for f, _ in latest_frames(source(), live=False)] == list(range(200))
+
+
+@pytest.fixture
+def ip_camera():
+    """An IP camera's MJPEG stream over HTTP (what OpenCV opens for ``--webcam URL``): 40
+    frames served at 20 fps, two seconds, then the stream ends."""
+    frames = [cv2.imencode(".jpg", np.full((48, 64, 3), 6 * i, np.uint8))[1].tobytes() for i in range(40)]
+
+    class Stream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for jpeg in frames:
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                                 % (len(jpeg), jpeg))
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Stream) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
+        server.shutdown()
+
+
+def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, model_path, ip_camera):
+    """A network slower than the camera drops frames: the recording keeps when each frame
+    came, so it lasts as long as the session (before, the frames kept were written at the
+    camera's rate: a fast-forward, out of step with the time it recorded)."""
+    def slow(source, stylized):  # a network that takes 0.15 s a frame
+        time.sleep(0.15)
+        return stylized
+
+    stylizer = Stylizer.load(model_path, device="cpu", image_size=32)
+    out = tmp_path / "rec.mp4"
+    summary = pipeline.stylize_stream(stylizer, ip_camera, output=out, show=False, progress=False,
+                                      postprocess=slow, keys=lambda: [], say=lambda s: None)
+    assert summary["dropped"] > 0
+    with av.open(str(out)) as c:
+        times = [float(f.time) for f in c.decode(video=0)]
+    assert len(times) == summary["frames"] and times == sorted(times)
+    # the stream played for 2 s; at the camera's rate the frames kept would fill under 0.7 s
+    assert 1.2 < times[-1] < summary["seconds"]

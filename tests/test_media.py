@@ -323,6 +323,35 @@ def test_writer_sizes_rates_and_gif(tmp_path):
     assert np.abs(frames[2].astype(int) - pattern(2, h=33, w=47)).mean() < 4
 
 
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+def test_writer_keeps_the_frames_times(tmp_path):
+    """A time given with a frame is kept; none, or one not after the last frame's, puts the
+    frame one frame (at ``fps``) after the last. AVI and GIF are constant-rate."""
+    times = [0, 0.5, None, 0.55, 0.55, 2.0]
+    for ext in (".mp4", ".mov", ".mkv", ".webm"):
+        with VideoWriter(tmp_path / f"t{ext}", fps=10) as w:
+            for i, t in enumerate(times):
+                w.write(pattern(i), t)
+        assert frame_times(tmp_path / f"t{ext}") == pytest.approx([0, 0.5, 0.6, 0.7, 0.8, 2.0], abs=1e-3), ext
+    with VideoWriter(tmp_path / "t.avi", fps=10) as w:
+        for i, t in enumerate(times):
+            w.write(pattern(i), t)
+    assert frame_times(tmp_path / "t.avi") == pytest.approx([0, 0.1, 0.2, 0.3, 0.4, 0.5], abs=1e-3)
+
+
+def test_a_long_constant_rate_video_does_not_drift(tmp_path):
+    """23.976 fps is 3753.75 ticks of the 90 kHz clock a frame: the timestamps stay exact
+    (rounded each, not added up rounded)."""
+    w = VideoWriter(tmp_path / "long.mp4", fps=Fraction(24000, 1001))
+    stamps = [w._next_pts(None) for _ in range(100_000)]
+    assert stamps[-1] == round(99_999 * Fraction(1001, 24000) * 90000)
+    w.abort()
+
+
 @pytest.mark.parametrize("fps,expected", [
     (12, Fraction(12)), (25.0, Fraction(25)), (29.97002997, Fraction(30000, 1001)),
     (Fraction(24000, 1001), Fraction(24000, 1001)), (12.5, Fraction(25, 2)),

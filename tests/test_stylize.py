@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import make_photo
+from conftest import make_clip, make_photo
 from PIL import Image
 
 from rtstyle import Stylizer
@@ -88,6 +88,39 @@ def test_video_image_size_rounds_to_even(tmp_path, model_path, clip):
                  "--image-size", "25"]) == 0
     info = probe(out)
     assert info["size"] == (34, 26) and info["frames"] == 12  # 64x48 -> 33.3x25 -> even sides
+
+
+def frame_times(path):
+    """Each frame's time from the first's (WebM shifts both streams by Opus's priming samples)."""
+    with av.open(str(path)) as c:
+        times = [float(f.time) for f in c.decode(video=0)]
+    return [t - times[0] for t in times]
+
+
+def audio_seconds(path):
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate
+
+
+def test_a_phone_video_at_a_variable_rate_keeps_its_timing_and_audio(tmp_path, model_path):
+    """Phones record slower in dim light: frame n is not at n/fps. The stylized video shows
+    each frame when the source does, so it stays in step with its audio."""
+    times = [0.0, 0.2, 0.4, 0.6, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15]  # 5 fps, then 20
+    src = make_clip(tmp_path / "phone.mp4", times=times)
+    assert frame_times(src) == pytest.approx(times, abs=1e-3)
+    source = audio_seconds(src)
+    for ext in (".mp4", ".mkv", ".webm"):
+        out = tmp_path / f"out{ext}"
+        assert main(["stylize", "--model", str(model_path), "--input", str(src), "--output", str(out),
+                     "--no-progress"]) == 0
+        assert frame_times(out) == pytest.approx(times, abs=1e-3), ext
+        assert audio_seconds(out) == pytest.approx(source, abs=0.05)
+    # AVI has no per-frame times: evenly spaced at the average rate
+    assert main(["stylize", "--model", str(model_path), "--input", str(src), "--output", str(tmp_path / "o.avi"),
+                 "--no-progress"]) == 0
+    spacing = np.diff(frame_times(tmp_path / "o.avi"))
+    assert len(spacing) == 11 and np.ptp(spacing) < 1e-3
 
 
 def test_webcam_loop_records_a_stream(tmp_path, model_path, clip):

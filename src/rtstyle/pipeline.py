@@ -99,7 +99,8 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                   pipelined: bool = True, queue_size: int = 4,
                   postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
-    """Decode, stylize and encode a video; keeps frame count, frame rate and audio.
+    """Decode, stylize and encode a video; keeps frame count, frame rate (each frame's own
+    time, where the source records at a variable rate) and audio.
 
     ``postprocess(source, stylized) -> frame``: an optional step between stylizing and
     encoding, called once per frame in order with the (resized) frame the network saw and
@@ -121,27 +122,27 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
         size = stylizer.image_size
 
-        def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs)
-            for f in reader:
+        def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs, time)
+            for f, t in reader.timed():
                 f = resize_shorter(f, size, multiple=2)
                 moved = phase_lock.prepare(f) if phase_lock is not None else None
-                yield (f, moved), (postprocess.prepare(f) if split else f if postprocess is not None else None)
+                yield (f, moved), (postprocess.prepare(f) if split else f if postprocess is not None else None), t
 
-        def encode(item: tuple[np.ndarray, Any]) -> None:
-            out, state = item
+        def encode(item: tuple[np.ndarray, Any, Any]) -> None:
+            out, state, t = item
             if split:
                 out = postprocess.apply(state, out)
             elif postprocess is not None:
                 out = postprocess(state, out)  # state: the source frame
-            writer.write(out)
+            writer.write(out, t)  # at the source frame's own time: a phone's variable rate is kept
 
         sink = BackgroundSink(encode, queue_size) if pipelined else contextlib.nullcontext()
         bar = progress_bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
         with bar, sink:
             put = sink.put if pipelined else encode
-            for (frame, moved), state in prefetch(decoded(), queue_size) if pipelined else decoded():
+            for (frame, moved), state, t in prefetch(decoded(), queue_size) if pipelined else decoded():
                 put((stylizer.stylize_as_is(frame) if moved is None else phase_lock.apply(stylizer, frame, moved),
-                     state))
+                     state, t))
                 frames += 1
                 bar.update(1)
         if frames == 0:
@@ -192,7 +193,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     # alone) run beside the network, as in the video path: a frame then costs the network or
     # the flow, whichever is longer, not both
     beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if _in_halves(postprocess) else None
-    t0 = last = time.perf_counter()
+    t0 = last = first = time.perf_counter()
     with Camera(source) as camera, \
             (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \
             TerminalKeys() as terminal:
@@ -203,6 +204,11 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
         bar = progress_bar(progress and not show, unit="frame", desc="stylizing")
         try:
             for frame, dropped in latest_frames(iter(camera), live=not camera.is_file):
+                # a live camera's recording keeps the time each frame came (frames dropped
+                # while the network was busy leave gaps, not a fast-forward); a file's, its rate
+                arrived = time.perf_counter()
+                if frames == 0:
+                    first = arrived
                 session.poll()
                 frame = resize_shorter(frame, session.stylizer.image_size, multiple=2)  # what the network sees
                 steady = postprocess is not None and session.stabilize
@@ -220,7 +226,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
                 frames += 1
                 dropped_total += dropped
                 if writer is not None:
-                    writer.write(out)
+                    writer.write(out, None if camera.is_file else arrived - first)
                 if virtual_camera is not None:
                     if vcam is None:
                         vcam = VirtualCamera(out.shape[1], out.shape[0], camera.fps, virtual_camera or None)

@@ -28,6 +28,10 @@ class VideoReader:
 
         with VideoReader("clip.mp4") as reader:
             for frame in reader: ...
+
+    or, with each frame's presentation time, :meth:`timed`. A phone records at a variable
+    rate (slower in dim light), so frame *n* is not at *n/fps*: the times keep a stylized
+    copy in step with its audio.
     """
 
     def __init__(self, path: PathLike):
@@ -43,6 +47,9 @@ class VideoReader:
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
             self._stream = stream
+            # AVI has no presentation times: its frames' pts are in decoding order (B-frames
+            # come out swapped), and the format is constant-rate anyway
+            self._timed = "avi" not in self._container.format.name.split(",")
             self.has_audio = bool(self._container.streams.audio)
             self.fps = next((r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate)
                              if r and 0 < r < 1000), Fraction(30))
@@ -52,8 +59,8 @@ class VideoReader:
             first = next(self._frames, None)
             if first is None:
                 raise RtStyleError(f"{self.path} contains no video frames")
-            self._first: np.ndarray | None = first
-            self.height, self.width = first.shape[:2]
+            self._first: tuple[np.ndarray, Fraction | None] | None = first
+            self.height, self.width = first[0].shape[:2]
             self.frame_count = self._count_frames()
         except BaseException:
             self._container.close()
@@ -81,18 +88,29 @@ class VideoReader:
             return 0
         return max(0, round(seconds * float(self.fps)))
 
-    def _decode(self) -> Iterator[np.ndarray]:
+    def _decode(self) -> Iterator[tuple[np.ndarray, Fraction | None]]:
+        start = None
         try:
             for frame in self._container.decode(self._stream):
-                yield _rotate(frame.to_ndarray(format="rgb24"), frame.rotation)
+                t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
+                if start is None and t is not None:
+                    start = t
+                yield _rotate(frame.to_ndarray(format="rgb24"), frame.rotation), \
+                    (t - start if t is not None and start is not None else None)
         except av.FFmpegError as e:
             raise RtStyleError(f"cannot decode video {self.path}: {_reason(e)}") from None
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def timed(self) -> Iterator[tuple[np.ndarray, Fraction | None]]:
+        """``(frame, time)``: each frame with its presentation time in seconds from the first
+        frame's (a Fraction; None where the file gives none, as AVI does)."""
         if self._first is not None:
             first, self._first = self._first, None
             yield first
         yield from self._frames
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame, _ in self.timed():
+            yield frame
 
     def close(self) -> None:
         self._frames.close()

@@ -37,7 +37,11 @@ _OUTPUT_FORMATS = {
                           "aac", _FASTSTART),
     ".mkv": _OutputFormat("matroska", "libx264", None, "aac"),
     ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus"),
-    ".avi": _OutputFormat("avi", "mpeg4", frozenset({"mp3", "ac3", "pcm_s16le", "pcm_u8"}), "libmp3lame"),
+    # AVI counts chunks, it has no timestamps: FFmpeg's default shift of every stream past the
+    # MP3 encoder's priming samples left an empty video chunk after the first frame (the
+    # pictures a frame late on the sound)
+    ".avi": _OutputFormat("avi", "mpeg4", frozenset({"mp3", "ac3", "pcm_s16le", "pcm_u8"}), "libmp3lame",
+                          (("avoid_negative_ts", "disabled"),)),
     ".gif": _OutputFormat("gif", "gif", frozenset(), None),
 }
 
@@ -54,6 +58,12 @@ def _frame_rate(fps: float | Fraction) -> Fraction:
 
 # Encoders that write the colour space into the bitstream, where players find it.
 _TAGS_COLOR = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+
+
+#: encoders whose formats are constant-rate (AVI) or timed in hundredths (GIF): frame *n* at *n/fps*
+_CONSTANT_RATE = frozenset({"mpeg4", "gif"})
+#: the time base of the others: MPEG's 90 kHz clock
+_TIMED_BASE = Fraction(1, 90000)
 
 
 def _video_options(codec: str, crf: int) -> dict[str, str]:
@@ -93,7 +103,10 @@ class VideoWriter:
       hundredths of a second, so the rate is approximate.
 
     ``fps``: the frame rate (int, float or Fraction); frame *n* gets timestamp *n/fps*,
-    so the output has exactly the frames written, at exactly that average rate.
+    so the output has exactly the frames written, at exactly that average rate, unless
+    :meth:`write` is given the frame's own time (a source recorded at a variable rate, a
+    live camera's dropped frames): MP4, MOV, MKV and WebM then keep it, and their audio
+    stays in step with the pictures (AVI and GIF are constant-rate: they ignore it).
     ``audio_from``: a media file whose first audio track is carried over whole, in sync
     with the first frame of its video (nothing is added when it has no audio).
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
@@ -122,6 +135,11 @@ class VideoWriter:
             raise RtStyleError(f"cannot write {self.path}: this PyAV build has no {self.codec} encoder")
         self.crf = crf
         self.frames = 0
+        # formats whose timestamps may follow the frames' own times: a fine time base then
+        self._timed = self.codec not in _CONSTANT_RATE
+        self._time_base = _TIMED_BASE if self._timed else 1 / self.fps
+        self._time: Fraction | None = None  # the last frame's time (s) and timestamp
+        self._pts = 0
         self._fmt = fmt
         self._container: av.container.OutputContainer | None = None
         self._stream = None
@@ -155,13 +173,15 @@ class VideoWriter:
                 cc.colorspace = cc.color_primaries = cc.color_trc = 1
                 cc.color_range = 1
         stream.width, stream.height = width, height
-        stream.codec_context.time_base = 1 / self.fps  # frame n at pts n
+        stream.codec_context.time_base = self._time_base
         self._stream = stream
         if self._audio is not None:
             self._audio.attach(self._container, fmt)
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one HxWx3 uint8 RGB frame."""
+    def write(self, frame: np.ndarray, time: float | Fraction | None = None) -> None:
+        """Append one HxWx3 uint8 RGB frame; ``time``: when it is shown, in seconds from
+        the first frame (None: one frame after the last, at ``fps``). A time not after the
+        last frame's counts as None."""
         if self._done:
             raise ValueError("write() on a closed VideoWriter")
         frame = _check_frame(frame)
@@ -171,10 +191,12 @@ class VideoWriter:
                 self._open(*self._size)
             elif frame.shape[:2] != self._size:
                 frame = cv2.resize(frame, self._size[::-1], interpolation=cv2.INTER_AREA)
-            self._container.mux(self._stream.encode(self._to_video_frame(frame)))
+            vf = self._to_video_frame(frame)
+            vf.pts, vf.time_base = self._next_pts(time), self._time_base
+            self._container.mux(self._stream.encode(vf))
             self.frames += 1
-            if self._audio is not None:
-                self._audio.mux_until(self._container, self.frames / self.fps)
+            if self._audio is not None:  # up to where this frame ends
+                self._audio.mux_until(self._container, vf.pts * self._time_base + 1 / self.fps)
         except (av.FFmpegError, OSError) as e:  # the file is unusable now
             self.abort()
             raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
@@ -193,9 +215,21 @@ class VideoWriter:
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
                 format=self._stream.pix_fmt, dst_colorspace="ITU709" if self.codec in _TAGS_COLOR else "ITU601",
                 dst_color_range="MPEG")
-        vf.pts = self.frames
-        vf.time_base = 1 / self.fps
         return vf
+
+    def _next_pts(self, time: float | Fraction | None) -> int:
+        """The timestamp of the next frame, in the stream's time base: from ``time`` where
+        the format keeps it and it comes after the last frame's, else a frame after the last
+        (kept exact, so a long constant-rate video does not drift from its audio)."""
+        if self._time is None:  # the first frame
+            self._time, self._pts = Fraction(0), 0
+            return 0
+        if self._timed and time is not None and round(Fraction(time) / self._time_base) > self._pts:
+            t = Fraction(time)
+        else:
+            t = self._time + 1 / self.fps
+        self._time, self._pts = t, max(self._pts + 1, round(t / self._time_base))
+        return self._pts
 
     # -- finishing
     def close(self) -> None:
