@@ -2,8 +2,9 @@
 
 One process, or many under ``torchrun``: when the launcher's environment says so
 (``WORLD_SIZE`` > 1), every process joins a ``torch.distributed`` process group (NCCL on
-CUDA, gloo on CPU), wraps the network in ``DistributedDataParallel`` and trains on its
-shard of each epoch; rank 0 alone logs, writes checkpoints and ``model.pth``.
+CUDA, gloo on CPU: :mod:`rtstyle.ranks`), wraps the network in ``DistributedDataParallel``
+and trains on its shard of each epoch; rank 0 alone logs (TensorBoard too:
+:mod:`rtstyle.trainlog`), writes checkpoints and ``model.pth``.
 ``--batch-size`` is per process: an optimizer step sees batch_size x grad_accum x world
 size images, and with the same seed the result matches one process with that batch.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import signal
 import sys
 import threading
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -38,10 +37,12 @@ from .data import (
     ignore_stop_signals,
     load_style_image,
 )
-from .devices import autocast_dtype, resolve_device, resolve_precision
+from .devices import autocast_dtype, resolve_precision
 from .errors import RtStyleError
 from .losses import content_loss, gram_matrix, style_loss, total_variation
 from .models import build_model, get_preset
+from .ranks import Ranks, dist_info, log
+from .trainlog import TrainLog, summary_writer_class
 from .vgg import load_vgg16
 
 MODEL_FILENAME = "model.pth"
@@ -84,45 +85,6 @@ class TrainConfig:
     progress: bool = True
 
 
-def _log(msg: str) -> None:
-    tqdm.write(msg, file=sys.stderr)
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Where this process stands in a ``torchrun`` job (from the env:// variables)."""
-
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def dist_info() -> DistInfo:
-    try:
-        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
-                        int(os.environ.get("WORLD_SIZE", 1)))
-    except ValueError:
-        raise RtStyleError("RANK, LOCAL_RANK and WORLD_SIZE must be whole numbers (they are set by torchrun)") from None
-
-
-def _summary_writer_class():
-    try:
-        import tensorboard  # noqa: F401  (torch.utils.tensorboard is a thin layer over it)
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise RtStyleError("--log-dir needs TensorBoard: pip install 'rtstyle[tensorboard]' "
-                           "(or pip install tensorboard)") from None
-    return SummaryWriter
-
-
 class Trainer:
     """One training run. ``run()`` returns the path of the final ``model.pth``."""
 
@@ -144,6 +106,7 @@ class Trainer:
         if cfg.shift_weight and cfg.image_size < smallest:
             raise RtStyleError(f"--shift-weight needs --image-size >= {smallest}")
         self.dist = dist_info()
+        self.ranks = Ranks(self.dist)
         try:
             self.arch = get_preset(cfg.arch)
         except ValueError as e:
@@ -165,18 +128,16 @@ class Trainer:
             self._say(f"no checkpoint at {self._resume_path()} yet: starting from step 0")
         elif cfg.resume:
             self.resume_state = checkpoint.load_file(self._resume_path())
-        self._writer_class = _summary_writer_class() if cfg.log_dir else None
-        self.writer = None
-        self.device = self._pick_device(cfg.device)
+        self._writer_class = summary_writer_class() if cfg.log_dir else None
+        self.log: TrainLog | None = None
+        self.device = self.ranks.pick_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
         # channels-last (NHWC) is what the GPU's convolution kernels prefer; on a CPU it is no
         # faster for the style network (VGG16 runs channels-last everywhere: vgg.py)
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed training size: let cuDNN pick its fastest kernels
-        self.backend = None
-        if self.dist.enabled:  # only once every input has been checked
-            self._init_process_group()
+        self.ranks.join(self.device)  # only once every input has been checked
         self.load_objective()
 
         torch.manual_seed(cfg.seed)  # the same on every rank; DDP also broadcasts rank 0's weights
@@ -217,10 +178,10 @@ class Trainer:
         cfg = self.cfg
         first_on_node = self.dist.local_rank == 0 or cfg.vgg_weights is not None
         if not first_on_node:
-            self._barrier()
+            self.ranks.barrier()
         self.vgg = load_vgg16(cfg.vgg_weights, self.device)
         if first_on_node and self.dist.enabled and cfg.vgg_weights is None:
-            self._barrier()
+            self.ranks.barrier()
         with torch.no_grad():
             feats = self.vgg(self.style.to(self.device))
             self.style_grams = [gram_matrix(f) for f in feats]
@@ -256,65 +217,16 @@ class Trainer:
         repeat = last.bias.numel() // 3  # pixel shuffle: 3 x factor^2 channels, colour-major
         last.bias.copy_(mean.repeat_interleave(repeat).to(last.bias))
 
-    # -- distributed ----------------------------------------------------------------
-    def _pick_device(self, name: str) -> torch.device:
-        device = resolve_device(name)
-        if self.dist.enabled and device.type == "cuda" and device.index is None:
-            count = torch.cuda.device_count()
-            if self.dist.local_rank >= count:
-                raise RtStyleError(f"local rank {self.dist.local_rank} has no GPU of its own ({count} visible): "
-                                   "start at most one process per GPU (torchrun --nproc_per_node)")
-            device = torch.device("cuda", self.dist.local_rank)
-        if self.dist.enabled and device.type == "mps":
-            raise RtStyleError("distributed training on Apple MPS is not supported; use --device cpu or CUDA GPUs")
-        return device
-
-    def _init_process_group(self) -> None:
-        if not dist.is_available():
-            raise RtStyleError("this PyTorch build has no torch.distributed; train without torchrun")
-        self.backend = "nccl" if self.device.type == "cuda" else "gloo"
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
-        if not dist.is_initialized():
-            dist.init_process_group(backend=self.backend)
-
-    def _barrier(self) -> None:
-        if self.dist.enabled:
-            if self.backend == "nccl":
-                dist.barrier(device_ids=[self.device.index])
-            else:
-                dist.barrier()
-
     def _say(self, msg: str) -> None:
         """Log from rank 0 only."""
-        if self.dist.is_main:
-            _log(msg)
-
-    def _reduce(self, losses: dict[str, float], stop: bool) -> tuple[dict[str, float], bool]:
-        """Losses averaged over the ranks, and whether any rank was asked to stop: one
-        small all-reduce a step, so that every rank logs the same numbers and all stop
-        after the same step (a rank that stopped alone would hang the others)."""
-        if not self.dist.enabled:
-            return losses, stop
-        t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        values = t.tolist()
-        return {k: v / self.dist.world_size for k, v in zip(losses, values[:-1], strict=True)}, values[-1] > 0
-
-    def _gather_skipped(self) -> set[int]:
-        if not self.dist.enabled:
-            return set(self.skipped)
-        every: list[Any] = [None] * self.dist.world_size
-        dist.all_gather_object(every, sorted(self.skipped))
-        return {i for part in every for i in part}
+        self.ranks.say(msg)
 
     def close(self) -> None:
         """Flush TensorBoard and leave the process group (``run()`` does this itself)."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        if self.dist.enabled and dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        self.ranks.leave()
 
     # -- checkpoints --------------------------------------------------------------
     def _resume_path(self) -> Path:
@@ -357,7 +269,7 @@ class Trainer:
         """Rank 0 writes the checkpoint (atomically); the others wait until it is complete."""
         if self.dist.is_main:
             self.save_checkpoint()
-        self._barrier()
+        self.ranks.barrier()
         return self.out_dir / CHECKPOINT_FILENAME
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -494,7 +406,7 @@ class Trainer:
 
     def _describe(self) -> str:
         cfg, world = self.cfg, self.dist.world_size
-        where = (f"{world} processes ({self.backend})" if self.dist.enabled else "1 process (not distributed)")
+        where = (f"{world} processes ({self.ranks.backend})" if self.dist.enabled else "1 process (not distributed)")
         batch = f"batch {cfg.batch_size}"
         if world > 1 or cfg.grad_accum > 1:
             batch += (f" per process x {world} process{'es' if world > 1 else ''} x {cfg.grad_accum} accumulated"
@@ -510,7 +422,8 @@ class Trainer:
         cfg = self.cfg
         self._say(self._describe())
         if self._writer_class is not None and self.dist.is_main:
-            self._open_writer()
+            self.log = TrainLog(self._writer_class, cfg.log_dir, self.step, cfg, self._describe(), self.files,
+                                cfg.image_size, cfg.seed)
         bar = tqdm(total=self.total_steps, initial=min(self.step, self.total_steps), unit="step",
                    disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True, file=sys.stderr)
         t0, seen = time.perf_counter(), 0
@@ -526,7 +439,7 @@ class Trainer:
                     remaining -= 1
                     if len(pending) < cfg.grad_accum and remaining > 0:
                         continue
-                    losses, stopping = self._reduce(self.train_step(pending), stop.is_set())
+                    losses, stopping = self.ranks.reduce(self.train_step(pending), stop.is_set())
                     if not math.isfinite(losses["total"]):
                         raise RtStyleError(f"training diverged at step {self.step} (loss is {losses['total']}); "
                                            "try a lower --lr")
@@ -545,7 +458,8 @@ class Trainer:
                     if cfg.log_interval and self.step % cfg.log_interval == 0:
                         self._say(f"step {self.step}/{self.total_steps} epoch {epoch + 1}/{cfg.epochs} "
                                   + " ".join(f"{k} {v:.4g}" for k, v in losses.items()) + f" {ips:.1f} img/s")
-                        self._log_scalars(losses, ips, epoch)
+                        if self.log is not None:
+                            self.log.scalars(self.step, losses, self.optimizer.param_groups[0]["lr"], ips, epoch)
                     if (cfg.sample_interval and self.step % cfg.sample_interval == 0
                             and self.step < self.total_steps):
                         self._log_samples()
@@ -557,7 +471,7 @@ class Trainer:
             bar.close()
             self.interrupted()
         bar.close()
-        self.skipped = self._gather_skipped()
+        self.skipped = self.ranks.gather(self.skipped)
         if self.skipped:
             self._say(f"skipped {len(self.skipped)} unreadable or blank content image(s)"
                       + (" (all ranks)" if self.dist.enabled else ""))
@@ -566,46 +480,17 @@ class Trainer:
         model_path = self.out_dir / MODEL_FILENAME
         if self.dist.is_main:
             checkpoint.save_model(self.model, model_path, self._meta())
-            _log(f"model written to {model_path}")
-        self._barrier()
+            log(f"model written to {model_path}")
+        self.ranks.barrier()
         return model_path
 
-    # -- TensorBoard (rank 0) -------------------------------------------------------
-    def _open_writer(self) -> None:
-        # purge_step: a run resumed at step S hides what a preempted run logged after S
-        self.writer = self._writer_class(log_dir=self.cfg.log_dir, purge_step=self.step + 1 if self.step else None)
-        args = {k: v for k, v in dataclasses.asdict(self.cfg).items() if k != "progress"}
-        self.writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in args.items()), self.step)
-        self.writer.add_text("world", self._describe(), self.step)
-        # a few fixed crops, spread over the data set, to watch the style develop
-        picks = sorted({i * len(self.files) // 4 for i in range(4)})
-        samples = ContentImages([self.files[i] for i in picks], self.cfg.image_size, self.cfg.seed)
-        self._samples = torch.stack([samples[i][0] for i in range(len(samples))])
-        self.writer.add_images("samples/content", self._samples / 255.0, self.step)
-
-    def _log_scalars(self, losses: dict[str, float], ips: float, epoch: int) -> None:
-        if self.writer is None:
-            return
-        for k, v in losses.items():
-            self.writer.add_scalar(f"loss/{k}", v, self.step)
-        self.writer.add_scalar("lr", self.optimizer.param_groups[0]["lr"], self.step)
-        self.writer.add_scalar("images_per_s", ips, self.step)
-        self.writer.add_scalar("epoch", epoch + 1, self.step)
-
-    @torch.no_grad()
     def _log_samples(self) -> None:
-        if self.writer is None:
-            return
-        was_training = self.model.training
-        self.model.eval()
-        y = self.model(self._samples.to(self.device, memory_format=self.memory_format))
-        self.model.train(was_training)
-        self.writer.add_images("samples/stylized", y.float().clamp(0, 255).cpu() / 255.0, self.step)
-        self.writer.flush()
+        if self.log is not None:
+            self.log.stylized(self.step, self.model, self.device, self.memory_format)
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(log: Callable[[str], None] = _log):
+def _stop_on_interrupt(log: Callable[[str], None] = log):
     """The first Ctrl-C (SIGINT) or a SIGTERM (preemption) asks the loop to stop after
     the current step (so the checkpoint holds a whole step); a second Ctrl-C interrupts
     at once. A SIGTERM never does: the launcher's own deadline ends in SIGKILL anyway
