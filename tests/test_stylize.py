@@ -174,6 +174,27 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, model_path, clip, 
     assert not [p for p in output.parent.glob(".*tmp*")] if output.parent.is_dir() else True
 
 
+def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
+    """The user's original is never overwritten: the same file, an image written into its
+    own folder under its own name, the same folder, a video played as the camera."""
+    photo, video, folder = tmp_path / "photo.jpg", tmp_path / "clip.mp4", tmp_path / "photos"
+    Image.fromarray(make_photo(32, 40, 4)).save(photo)
+    video.write_bytes(Path(clip).read_bytes())
+    folder.mkdir()
+    (folder / "a.png").write_bytes(photo.read_bytes())
+    before = {p: p.read_bytes() for p in (photo, video, folder / "a.png")}
+    m = str(model_path)
+    for args in (["--input", photo, "--output", photo], ["--input", photo, "--output", tmp_path],
+                 ["--input", video, "--output", video], ["--input", folder, "--output", folder],
+                 ["--webcam", video, "--output", video]):
+        r = run_cli("stylize", "--model", m, *args)
+        assert r.returncode == 2 and "would replace the input" in r.stderr and "Traceback" not in r.stderr, args
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "photo.jpg", "photos"]
+    # beside it, under another name, is fine
+    assert main(["stylize", "--model", m, "--input", str(photo), "--output", str(tmp_path / "photo2.jpg")]) == 0
+
+
 def test_strength_and_preserve_color(model_path, tmp_path):
     import cv2
     from conftest import textured_model

@@ -387,9 +387,11 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
         from .live import StyleChoice
         from .styles import all_styles
 
+        source: str | int = int(args.webcam) if args.webcam.isdigit() else args.webcam
+        if output is not None and isinstance(source, str):  # a video file played as the camera
+            pipeline.check_not_the_input(Path(source), output)
         stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                                  strength=args.strength, preserve_color=args.preserve_color, threads=args.threads)
-        source: str | int = int(args.webcam) if args.webcam.isdigit() else args.webcam
         # what n / p cycle through: the built-ins, your styles, and the --model file
         choices = [StyleChoice(key, s.file_for(args.device)) for key, s in all_styles().items()]
         current = next((i for i, c in enumerate(choices) if c.path == model), None)
@@ -406,6 +408,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     src = Path(args.input)
     kind = input_kind(src)  # checks the input before the model is loaded
     output = output or pipeline.default_output(src, kind)
+    pipeline.check_not_the_input(src, output)
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))

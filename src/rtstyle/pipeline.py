@@ -6,6 +6,7 @@ Each function returns a small summary dict (what the CLI prints with ``--json``)
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,14 @@ def default_output(src: Path, kind: str) -> Path:
         return src.with_name(src.name + "_stylized")
     suffix = ".mp4" if kind == "video" else src.suffix
     return src.with_name(f"{src.stem}_stylized{suffix}")
+
+
+def check_not_the_input(src: Path, dst: Path) -> None:
+    """Refuse an output that would replace its own input, the user's original: the same
+    file or folder, or an image written into the folder it is in under its own name."""
+    target = dst / src.name if dst.is_dir() and not src.is_dir() else dst
+    if src.exists() and target.exists() and os.path.samefile(src, target):
+        raise RtStyleError(f"output {dst} would replace the input {src}: choose another --output")
 
 
 def check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
