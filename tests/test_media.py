@@ -330,13 +330,17 @@ def frame_times(path: Path) -> list[float]:
 
 def test_writer_keeps_the_frames_times(tmp_path):
     """A time given with a frame is kept; none, or one not after the last frame's, puts the
-    frame one frame (at ``fps``) after the last. AVI and GIF are constant-rate."""
+    frame one frame (at ``fps``) after the last. GIF keeps hundredths; AVI is constant-rate."""
     times = [0, 0.5, None, 0.55, 0.55, 2.0]
     for ext in (".mp4", ".mov", ".mkv", ".webm"):
         with VideoWriter(tmp_path / f"t{ext}", fps=10) as w:
             for i, t in enumerate(times):
                 w.write(pattern(i), t)
         assert frame_times(tmp_path / f"t{ext}") == pytest.approx([0, 0.5, 0.6, 0.7, 0.8, 2.0], abs=1e-3), ext
+    with VideoWriter(tmp_path / "t.gif", fps=10) as w:
+        for i, t in enumerate([0, 0.5, 0.551, None, 2.0]):  # hundredths: 0.551 -> 0.55
+            w.write(pattern(i), t)
+    assert frame_times(tmp_path / "t.gif") == pytest.approx([0, 0.5, 0.55, 0.65, 2.0], abs=1e-3)
     with VideoWriter(tmp_path / "t.avi", fps=10) as w:
         for i, t in enumerate(times):
             w.write(pattern(i), t)

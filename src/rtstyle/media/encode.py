@@ -60,10 +60,16 @@ def _frame_rate(fps: float | Fraction) -> Fraction:
 _TAGS_COLOR = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 
 
-#: encoders whose formats are constant-rate (AVI) or timed in hundredths (GIF): frame *n* at *n/fps*
-_CONSTANT_RATE = frozenset({"mpeg4", "gif"})
-#: the time base of the others: MPEG's 90 kHz clock
-_TIMED_BASE = Fraction(1, 90000)
+#: encoders of a constant-rate format (AVI counts frames): frame *n* at *n/fps*, whatever its time
+_CONSTANT_RATE = frozenset({"mpeg4"})
+
+
+def _time_base(codec: str, fps: Fraction) -> Fraction:
+    """The encoder's time base: a frame's period where the format is constant-rate, GIF's
+    hundredths of a second, else MPEG's 90 kHz clock (a frame's own time kept)."""
+    if codec in _CONSTANT_RATE:
+        return 1 / fps
+    return Fraction(1, 100) if codec == "gif" else Fraction(1, 90000)
 
 
 def _video_options(codec: str, crf: int) -> dict[str, str]:
@@ -106,7 +112,8 @@ class VideoWriter:
     so the output has exactly the frames written, at exactly that average rate, unless
     :meth:`write` is given the frame's own time (a source recorded at a variable rate, a
     live camera's dropped frames): MP4, MOV, MKV and WebM then keep it, and their audio
-    stays in step with the pictures (AVI and GIF are constant-rate: they ignore it).
+    stays in step with the pictures; GIF keeps it to the hundredth of a second; AVI is
+    constant-rate and ignores it.
     ``audio_from``: a media file whose first audio track is carried over whole, in sync
     with the first frame of its video (nothing is added when it has no audio).
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
@@ -135,9 +142,9 @@ class VideoWriter:
             raise RtStyleError(f"cannot write {self.path}: this PyAV build has no {self.codec} encoder")
         self.crf = crf
         self.frames = 0
-        # formats whose timestamps may follow the frames' own times: a fine time base then
+        # formats whose timestamps may follow the frames' own times
         self._timed = self.codec not in _CONSTANT_RATE
-        self._time_base = _TIMED_BASE if self._timed else 1 / self.fps
+        self._time_base = _time_base(self.codec, self.fps)
         self._time: Fraction | None = None  # the last frame's time (s) and timestamp
         self._pts = 0
         self._fmt = fmt
