@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--input", help="an image, a folder of images, or a video file")
     src.add_argument("--webcam", nargs="?", const="0", default=None, metavar="SOURCE",
                      help="camera index (default 0), device path, or stream URL (rtsp://, http://)")
-    s.add_argument("--output", help="output file or folder (default: beside the input, *_stylized)")
+    s.add_argument("--output", help="output file or folder (default: beside the input, *_stylized); never the "
+                   "input itself. A webcam recording keeps real time: dropped frames leave gaps")
     s.add_argument("--image-size", type=_positive_int, default=None,
                    help="resize so the shorter side is N pixels before stylizing (default: input size)")
     _add_device(s)
