@@ -44,14 +44,17 @@ def pattern(i: int = 0, h: int = H, w: int = W) -> np.ndarray:
 
 
 def make_clip(path: Path, audio: str | None = None, rotation: int | None = None, frames: int = FRAMES,
-              channels: int = 2) -> Path:
+              channels: int = 2, sar: Fraction | None = None) -> Path:
     """A clip made with PyAV directly (not with VideoWriter): H.264, and optionally a
-    sine-wave audio track in ``audio`` as long as the video."""
+    sine-wave audio track in ``audio`` as long as the video, a display rotation, and
+    pixels ``sar`` times as wide as tall."""
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
         if rotation is not None:
             v.set_display_rotation(rotation)
+        if sar is not None:
+            v.codec_context.sample_aspect_ratio = sar
         a = None
         if audio:
             a = c.add_stream(audio, rate=RATE)
@@ -95,6 +98,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "mp3": make_clip(root / "mp3.mkv", "libmp3lame"),
         "silent": make_clip(root / "silent.mp4"),
         "rotated": make_clip(root / "rotated.mp4", rotation=90),
+        "anamorphic": make_clip(root / "anamorphic.mp4", sar=Fraction(3, 2)),
     }
 
 
@@ -270,6 +274,24 @@ def test_video_reader_applies_rotation(clips):
     # 90 degrees counter-clockwise: the red top-left quadrant is now bottom-left.
     assert first[W - 5, 5, 0] > 200 and first[W - 5, 5, 2] < 60
     assert first[5, 5, 0] < 120
+
+
+def test_video_reader_makes_pixels_square(clips, tmp_path):
+    """A stream of non-square pixels (DV, DVD) is shown wider than it is stored: the frames
+    come out at that shape, so the stylized copy (square pixels) looks like the source."""
+    with VideoReader(clips["anamorphic"]) as r:
+        assert (r.width, r.height) == (W * 3 // 2, H)
+        first = next(iter(r))
+    assert first.shape == (H, W * 3 // 2, 3)
+    # the red quadrant spans the left half, stretched: columns 0-47 of 96
+    assert first[5, 40, 0] > 200 and first[5, 55, 0] < 120
+    dst = tmp_path / "square.mp4"
+    with VideoReader(clips["anamorphic"]) as r, VideoWriter(dst, r.fps) as w:
+        for frame in r:
+            w.write(frame)
+    with av.open(str(dst)) as c:
+        v = c.streams.video[0]
+        assert (v.width, v.height) == (W * 3 // 2, H) and v.sample_aspect_ratio in (None, 1)
 
 
 @pytest.mark.parametrize("source,out_ext,audio_codec", [

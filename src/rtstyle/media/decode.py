@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import Iterator
 
 import av
+import cv2
 import numpy as np
 
 from ..errors import RtStyleError
@@ -19,10 +20,20 @@ def _rotate(frame: np.ndarray, degrees: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
 
 
-class VideoReader:
-    """Decode a video file to RGB frames, display rotation applied.
+def _square_pixels(frame: np.ndarray, sar: Fraction) -> np.ndarray:
+    """A frame stored with non-square pixels (``sar``: a pixel's width over its height;
+    PAL DV's 720x576 is shown at 4:3 with 16/15) resampled to square ones, its height kept."""
+    h, w = frame.shape[:2]
+    width = max(1, round(w * sar))
+    return cv2.resize(frame, (width, h), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC)
 
-    Attributes: ``path``, ``width`` and ``height`` (as displayed, after rotation), ``fps``
+
+class VideoReader:
+    """Decode a video file to RGB frames, display rotation applied, in square pixels.
+
+    Attributes: ``path``, ``width`` and ``height`` (as displayed: after rotation, and with
+    the stream's pixel aspect ratio applied, e.g. a PAL 720x576 stream of pixels 16/15 as wide
+    as tall comes out 768x576, its 4:3), ``fps``
     (a Fraction: the stream's average rate), ``frame_count`` (from the header or estimated
     from the duration; 0 when unknown), ``has_audio``. Iterate once::
 
@@ -50,6 +61,10 @@ class VideoReader:
             # AVI has no presentation times: its frames' pts are in decoding order (B-frames
             # come out swapped), and the format is constant-rate anyway
             self._timed = "avi" not in self._container.format.name.split(",")
+            # non-square pixels (DV, DVD, broadcast): the frames are made square, so that the
+            # network's strokes and the picture keep their shape in any player
+            sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            self._sar = Fraction(sar) if sar and Fraction(1, 4) <= sar <= 4 and sar != 1 else None
             self.has_audio = bool(self._container.streams.audio)
             self.fps = next((r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate)
                              if r and 0 < r < 1000), Fraction(30))
@@ -95,8 +110,10 @@ class VideoReader:
                 t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
                 if start is None and t is not None:
                     start = t
-                yield _rotate(frame.to_ndarray(format="rgb24"), frame.rotation), \
-                    (t - start if t is not None and start is not None else None)
+                image = frame.to_ndarray(format="rgb24")
+                if self._sar is not None:
+                    image = _square_pixels(image, self._sar)
+                yield _rotate(image, frame.rotation), (t - start if t is not None and start is not None else None)
         except av.FFmpegError as e:
             raise RtStyleError(f"cannot decode video {self.path}: {_reason(e)}") from None
 
