@@ -294,6 +294,39 @@ def test_video_reader_makes_pixels_square(clips, tmp_path):
         assert (v.width, v.height) == (W * 3 // 2, H) and v.sample_aspect_ratio in (None, 1)
 
 
+def make_hdr_clip(path: Path, signal: np.ndarray, transfer: int) -> Path:
+    """Three frames of ``signal`` (HxWx3 R'G'B' in [0, 1], BT.2020 primaries, coded with
+    ``transfer``: 16 PQ, 18 HLG) in 10-bit H.264, tagged as a phone tags its HDR video."""
+    rgb = np.round(signal * 65535).astype(np.uint16)
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "8"})
+        v.width, v.height, v.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p10le"
+        cc = v.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 9, 9, transfer, 1
+        for _ in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(rgb, format="rgb48le").reformat(
+                format="yuv420p10le", dst_colorspace="BT2020", dst_color_range="MPEG")))
+        c.mux(v.encode())
+    return path
+
+
+def test_hdr_video_comes_out_as_sdr(tmp_path):
+    """A phone's HDR video (HLG; HDR10's PQ) read as plain RGB is dim and washed out: its
+    reference white (HLG 75% of the signal, PQ 58%: 203 nits) must come out as SDR white,
+    18% grey (38% of the signal in both) as SDR's, and BT.2020's green as BT.709's."""
+    signal = np.zeros((48, 96, 3))
+    for transfer, white in ((18, 0.75), (16, 0.5807)):
+        signal[:, :32] = white
+        signal[:, 32:64] = 0.38
+        signal[:, 64:, 1] = white  # pure BT.2020 green at reference white
+        with VideoReader(make_hdr_clip(tmp_path / f"hdr{transfer}.mp4", signal, transfer)) as r:
+            frame = next(iter(r)).astype(int)
+        np.testing.assert_allclose(frame[24, 16], 249, atol=4)  # not 191, as plain RGB reads it
+        np.testing.assert_allclose(frame[24, 48], 108, atol=6)
+        r_, g, b = frame[24, 80]
+        assert g > 230 and r_ < 20 and b < 20, frame[24, 80]
+
+
 @pytest.mark.parametrize("source,out_ext,audio_codec", [
     ("aac", ".mp4", "aac"),          # copied
     ("aac", ".mkv", "aac"),          # copied

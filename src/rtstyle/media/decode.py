@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import RtStyleError
+from . import hdr
 from .base import PathLike, _input_file, _reason
 
 
@@ -29,7 +30,8 @@ def _square_pixels(frame: np.ndarray, sar: Fraction) -> np.ndarray:
 
 
 class VideoReader:
-    """Decode a video file to RGB frames, display rotation applied, in square pixels.
+    """Decode a video file to RGB frames, display rotation applied, in square pixels; HDR
+    video (PQ or HLG) comes out as SDR BT.709 (:mod:`rtstyle.media.hdr`).
 
     Attributes: ``path``, ``width`` and ``height`` (as displayed: after rotation, and with
     the stream's pixel aspect ratio applied, e.g. a PAL 720x576 stream of pixels 16/15 as wide
@@ -110,7 +112,11 @@ class VideoReader:
                 t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
                 if start is None and t is not None:
                     start = t
-                image = frame.to_ndarray(format="rgb24")
+                if hdr.is_hdr(frame.color_trc):  # HDR (a phone's HLG, HDR10's PQ): to SDR BT.709
+                    image = hdr.to_sdr(frame.to_ndarray(format="rgb48le"), frame.color_trc,
+                                       bt2020=frame.color_primaries == hdr.BT2020)
+                else:
+                    image = frame.to_ndarray(format="rgb24")
                 if self._sar is not None:
                     image = _square_pixels(image, self._sar)
                 yield _rotate(image, frame.rotation), (t - start if t is not None and start is not None else None)
