@@ -423,6 +423,27 @@ def test_frame_rates(fps, expected):
         media.encode._frame_rate(0)
 
 
+def test_image_writers_cover_the_image_output_extensions():
+    assert set(media.images._IMAGE_WRITERS) == media.IMAGE_OUTPUT_EXTS < media.IMAGE_EXTS
+
+
+def test_heic_photos_are_read_with_pillow_heif(tmp_path, monkeypatch):
+    """An iPhone's photos are HEIC: read through pillow-heif's opener (the rtstyle[heif]
+    extra); without it, one clear error that says what to install."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    Image.fromarray(pattern(0)).save(tmp_path / "IMG_0001.HEIC", quality=95)
+    frame = read_image(tmp_path / "IMG_0001.HEIC")
+    assert frame.shape == (H, W, 3) and np.abs(frame.astype(int) - pattern(0)).mean() < 8
+    assert input_kind(tmp_path / "IMG_0001.HEIC") == "image"
+    media.images._heif_support.cache_clear()
+    monkeypatch.setitem(__import__("sys").modules, "pillow_heif", None)  # not installed
+    with pytest.raises(RtStyleError, match=r"need pillow-heif \(pip install 'rtstyle\[heif\]'\)"):
+        read_image(tmp_path / "IMG_0001.HEIC")
+    media.images._heif_support.cache_clear()
+
+
 def test_output_formats_cover_the_output_extensions():
     assert set(media.encode._OUTPUT_FORMATS) == media.VIDEO_OUTPUT_EXTS <= media.VIDEO_EXTS
 

@@ -174,6 +174,23 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, model_path, clip, 
     assert not [p for p in output.parent.glob(".*tmp*")] if output.parent.is_dir() else True
 
 
+def test_an_iphone_photo_is_stylized_to_jpeg(tmp_path, model_path):
+    """HEIC in (an iPhone's photos), JPEG out: beside it by default, and in a folder."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    (tmp_path / "album").mkdir()
+    Image.fromarray(make_photo(40, 56, 6)).save(tmp_path / "album" / "IMG_0001.HEIC", quality=95)
+    Image.fromarray(make_photo(40, 56, 7)).save(tmp_path / "album" / "b.png")
+    m = str(model_path)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "album" / "IMG_0001.HEIC")]) == 0
+    out = Image.open(tmp_path / "album" / "IMG_0001_stylized.jpg")
+    assert out.format == "JPEG" and out.size == (56, 40)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "album"), "--output", str(tmp_path / "o"),
+                 "--no-progress"]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["IMG_0001.jpg", "IMG_0001_stylized.jpg", "b.png"]
+
+
 def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
     """The user's original is never overwritten: the same file, an image written into its
     own folder under its own name, the same folder, a video played as the camera."""

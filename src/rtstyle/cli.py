@@ -583,12 +583,12 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sheet(args: argparse.Namespace) -> dict[str, Any]:
-    from .media import IMAGE_EXTS, read_image, write_image
+    from .media import IMAGE_OUTPUT_EXTS, read_image, write_image
     from .pipeline import check_output_ext
     from .sheet import make_sheet
     from .styles import all_styles, resolve_model
 
-    check_output_ext(Path(args.output), IMAGE_EXTS, "an image file")
+    check_output_ext(Path(args.output), IMAGE_OUTPUT_EXTS, "an image file")
     names = args.model or list(all_styles())
     if not names:
         raise RtStyleError("no built-in styles are installed: pass --model FILE")

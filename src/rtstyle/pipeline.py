@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .errors import RtStyleError
 from .media import (
-    IMAGE_EXTS,
+    IMAGE_OUTPUT_EXTS,
     VIDEO_OUTPUT_EXTS,
     Camera,
     VideoReader,
@@ -50,10 +50,10 @@ def _in_halves(postprocess: FrameFilter | None) -> bool:
 
 def default_output(src: Path, kind: str) -> Path:
     """``photo.jpg`` -> ``photo_stylized.jpg``; ``clip.avi`` -> ``clip_stylized.mp4``;
-    ``photos/`` -> ``photos_stylized/``."""
+    ``photos/`` -> ``photos_stylized/``; ``IMG_0001.HEIC`` -> ``IMG_0001_stylized.jpg``."""
     if kind == "folder":
         return src.with_name(src.name + "_stylized")
-    suffix = ".mp4" if kind == "video" else src.suffix
+    suffix = ".mp4" if kind == "video" else _writable(src).suffix
     return src.with_name(f"{src.stem}_stylized{suffix}")
 
 
@@ -70,10 +70,15 @@ def check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
         raise RtStyleError(f"output {dst} must be {what} ({', '.join(sorted(allowed))})")
 
 
+def _writable(path: Path) -> Path:
+    """``path``, or as JPEG where its kind cannot be written (HEIC: an iPhone's photos)."""
+    return path if path.suffix.lower() in IMAGE_OUTPUT_EXTS else path.with_suffix(".jpg")
+
+
 def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
     if dst.is_dir():
-        dst = dst / src.name
-    check_output_ext(dst, IMAGE_EXTS, "an image file")
+        dst = dst / _writable(Path(src.name))
+    check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     frame = read_image(src)
     t0 = time.perf_counter()
     out = stylizer.stylize_frame(frame)
@@ -92,7 +97,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
     failed: list[str] = []
     t0 = time.perf_counter()
     for path in progress_bar(progress, iterable=files, unit="img", desc="stylizing"):
-        target = dst / path.relative_to(src)
+        target = dst / _writable(path.relative_to(src))
         try:
             write_image(target, stylizer.stylize_frame(read_image(path)))
         except RtStyleError as e:

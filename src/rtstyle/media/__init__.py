@@ -13,13 +13,13 @@ This package stays light on purpose: numpy, Pillow, OpenCV and PyAV, never torch
 Outputs are atomic (see :mod:`rtstyle.fileio`): nothing half-written is left behind.
 """
 
-from .base import IMAGE_EXTS, VIDEO_EXTS, VIDEO_OUTPUT_EXTS, PathLike
+from .base import IMAGE_EXTS, IMAGE_OUTPUT_EXTS, VIDEO_EXTS, VIDEO_OUTPUT_EXTS, PathLike
 from .camera import Camera
 from .decode import VideoReader
 from .encode import VideoWriter
 from .images import input_kind, list_images, read_image, resize_shorter, write_image
 from .window import Window, display_available, draw_fps
 
-__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike", "Camera", "VideoReader", "VideoWriter",
+__all__ = ["IMAGE_EXTS", "IMAGE_OUTPUT_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike", "Camera", "VideoReader", "VideoWriter",
            "Window", "display_available", "draw_fps", "input_kind", "list_images", "read_image", "resize_shorter",
            "write_image"]

@@ -11,7 +11,10 @@ import numpy as np
 
 from ..errors import RtStyleError
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif",
+              ".heic", ".heif"}  # HEIC/HEIF (an iPhone's photos) need pillow-heif: rtstyle[heif]
+#: Image files that can be written; a photo of another kind is written as JPEG.
+IMAGE_OUTPUT_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}
 #: Video files that can be read (anything FFmpeg demuxes; GIFs count as videos).
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif",
               ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}

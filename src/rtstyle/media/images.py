@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,20 @@ _IMAGE_WRITERS: dict[str, tuple[str, dict]] = {
     ".webp": ("WEBP", {"quality": 95}),
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),
     ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+    ".avif": ("AVIF", {"quality": 90}),
 }
+HEIF_EXTS = (".heic", ".heif")
+
+
+@functools.lru_cache(maxsize=1)
+def _heif_support() -> bool:
+    """Pillow reads HEIC/HEIF (an iPhone's photos) once pillow-heif registers its opener."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -51,6 +65,9 @@ def read_image(path: PathLike) -> np.ndarray:
 
     The file is decoded completely, so a truncated file fails here rather than later."""
     path = _input_file(path, "image")
+    if path.suffix.lower() in HEIF_EXTS and not _heif_support():
+        raise RtStyleError(f"cannot read image {path}: HEIC/HEIF photos need pillow-heif "
+                           "(pip install 'rtstyle[heif]')")
     try:
         with Image.open(path) as img:
             img.load()
