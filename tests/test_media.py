@@ -327,6 +327,36 @@ def test_hdr_video_comes_out_as_sdr(tmp_path):
         assert g > 230 and r_ < 20 and b < 20, frame[24, 80]
 
 
+def combing(frame: np.ndarray) -> float:
+    """How much neighbouring rows differ beyond rows two apart: woven fields' combs."""
+    f = frame.astype(float)
+    return float(np.abs(f[1:-1] - f[2:]).mean() - np.abs(f[:-2] - f[2:]).mean() / 2)
+
+
+def test_interlaced_video_is_deinterlaced(tmp_path):
+    """A camcorder's 50i: the two fields of a frame were taken 1/50 s apart, so woven
+    together a moving edge is a comb, which the network would stylize. Deinterlaced (one
+    frame out for each in, at its time), the comb is gone."""
+    path = tmp_path / "50i.mp4"
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "12",
+                                                      "x264-params": "interlaced=1:tff=1"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        for i in range(6):
+            top, bottom = pattern(2 * i), pattern(2 * i + 1)  # the bar moves between the fields
+            frame = top.copy()
+            frame[1::2] = bottom[1::2]
+            c.mux(v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        c.mux(v.encode())
+    with av.open(str(path)) as c:
+        woven = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with VideoReader(path) as r:
+        timed = list(r.timed())
+    assert len(timed) == len(woven) == 6 and [float(t) for _, t in timed] == pytest.approx([i / 25 for i in range(6)])
+    for (frame, _), raw in zip(timed[1:], woven[1:], strict=True):
+        assert combing(raw) > 2.0 and combing(frame) < combing(raw) / 3, (combing(raw), combing(frame))
+
+
 @pytest.mark.parametrize("source,out_ext,audio_codec", [
     ("aac", ".mp4", "aac"),          # copied
     ("aac", ".mkv", "aac"),          # copied

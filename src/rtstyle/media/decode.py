@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import Iterator
 
 import av
+import av.filter
 import cv2
 import numpy as np
 
@@ -27,6 +28,15 @@ def _square_pixels(frame: np.ndarray, sar: Fraction) -> np.ndarray:
     h, w = frame.shape[:2]
     width = max(1, round(w * sar))
     return cv2.resize(frame, (width, h), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC)
+
+
+def _pulled(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+    """The frames a filter graph has ready."""
+    while True:
+        try:
+            yield graph.pull()
+        except (BlockingIOError, EOFError, av.error.BlockingIOError, av.error.EOFError):
+            return
 
 
 class VideoReader:
@@ -105,21 +115,45 @@ class VideoReader:
             return 0
         return max(0, round(seconds * float(self.fps)))
 
+    def _progressive(self) -> Iterator[tuple[av.VideoFrame, av.VideoFrame]]:
+        """``(frame, source)``: the decoded frames, deinterlaced from the first interlaced one
+        on (camcorders' and broadcast's 50i/60i: woven fields would be stylized as combs), one
+        frame out for each in, at its time; ``source``: the latest decoded frame, whose
+        rotation and colour tags hold (the filter may drop them)."""
+        graph = None
+        for frame in self._container.decode(self._stream):
+            if graph is None and frame.interlaced_frame:
+                graph = av.filter.Graph()
+                chain = [graph.add_buffer(template=self._stream),
+                         graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
+                         graph.add("buffersink")]
+                chain[0].link_to(chain[1])
+                chain[1].link_to(chain[2])
+                graph.configure()
+            if graph is None:
+                yield frame, frame
+                continue
+            graph.push(frame)
+            yield from ((out, frame) for out in _pulled(graph))
+        if graph is not None:
+            graph.push(None)
+            yield from ((out, frame) for out in _pulled(graph))
+
     def _decode(self) -> Iterator[tuple[np.ndarray, Fraction | None]]:
         start = None
         try:
-            for frame in self._container.decode(self._stream):
+            for frame, source in self._progressive():
                 t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
                 if start is None and t is not None:
                     start = t
-                if hdr.is_hdr(frame.color_trc):  # HDR (a phone's HLG, HDR10's PQ): to SDR BT.709
-                    image = hdr.to_sdr(frame.to_ndarray(format="rgb48le"), frame.color_trc,
-                                       bt2020=frame.color_primaries == hdr.BT2020)
+                if hdr.is_hdr(source.color_trc):  # HDR (a phone's HLG, HDR10's PQ): to SDR BT.709
+                    image = hdr.to_sdr(frame.to_ndarray(format="rgb48le"), source.color_trc,
+                                       bt2020=source.color_primaries == hdr.BT2020)
                 else:
                     image = frame.to_ndarray(format="rgb24")
                 if self._sar is not None:
                     image = _square_pixels(image, self._sar)
-                yield _rotate(image, frame.rotation), (t - start if t is not None and start is not None else None)
+                yield _rotate(image, source.rotation), (t - start if t is not None and start is not None else None)
         except av.FFmpegError as e:
             raise RtStyleError(f"cannot decode video {self.path}: {_reason(e)}") from None
 
