@@ -191,6 +191,30 @@ def test_an_iphone_photo_is_stylized_to_jpeg(tmp_path, model_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["IMG_0001.jpg", "IMG_0001_stylized.jpg", "b.png"]
 
 
+def test_a_transparent_image_keeps_its_transparency(tmp_path, model_path):
+    """A logo or a sticker: the stylized PNG (WebP, TIFF, AVIF) has the original's alpha,
+    resized with the picture; a JPEG shows it over white, as before."""
+    rgba = np.dstack([make_photo(40, 56, 8), np.zeros((40, 56), np.uint8)])
+    rgba[8:32, 10:46, 3] = 255  # an opaque card on a transparent sheet
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "sticker.png")
+    m = str(model_path)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png")]) == 0
+    out = Image.open(tmp_path / "sticker_stylized.png")
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], rgba[..., 3])
+    for ext in (".webp", ".tif"):
+        assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png"), "--output",
+                     str(tmp_path / f"s{ext}")]) == 0
+        got = Image.open(tmp_path / f"s{ext}")
+        assert got.mode == "RGBA" and np.abs(np.asarray(got)[..., 3].astype(int) - rgba[..., 3]).max() <= 2, ext
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png"), "--output",
+                 str(tmp_path / "half.png"), "--image-size", "20"]) == 0
+    half = np.asarray(Image.open(tmp_path / "half.png"))
+    assert half.shape == (20, 28, 4) and half[10, 14, 3] == 255 and half[1, 1, 3] == 0
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png"), "--output",
+                 str(tmp_path / "flat.jpg")]) == 0
+    assert Image.open(tmp_path / "flat.jpg").mode == "RGB"
+
+
 def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
     """The user's original is never overwritten: the same file, an image written into its
     own folder under its own name, the same folder, a video played as the camera."""

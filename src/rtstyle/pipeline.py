@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ from .media import (
     display_available,
     draw_fps,
     list_images,
-    read_image,
+    read_image_with_alpha,
     resize_shorter,
     write_image,
 )
@@ -75,15 +76,25 @@ def _writable(path: Path) -> Path:
     return path if path.suffix.lower() in IMAGE_OUTPUT_EXTS else path.with_suffix(".jpg")
 
 
+def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray, float]:
+    """Stylize one image file into ``dst``: its transparency (a logo, a sticker) kept where
+    ``dst``'s format has it. The stylized frame and the network's seconds."""
+    frame, alpha = read_image_with_alpha(src)
+    t0 = time.perf_counter()
+    out = stylizer.stylize_frame(frame)
+    seconds = time.perf_counter() - t0
+    if alpha is not None and alpha.shape != out.shape[:2]:  # --image-size
+        shrink = out.shape[0] < alpha.shape[0]
+        alpha = cv2.resize(alpha, out.shape[1::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    write_image(dst, out, alpha)
+    return out, seconds
+
+
 def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
     if dst.is_dir():
         dst = dst / _writable(Path(src.name))
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
-    frame = read_image(src)
-    t0 = time.perf_counter()
-    out = stylizer.stylize_frame(frame)
-    seconds = time.perf_counter() - t0
-    write_image(dst, out)
+    out, seconds = _stylize_photo(stylizer, src, dst)
     return {"input": str(src), "output": str(dst), "kind": "image", "size": [out.shape[1], out.shape[0]],
             "seconds": round(seconds, 4)}
 
@@ -99,7 +110,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
     for path in progress_bar(progress, iterable=files, unit="img", desc="stylizing"):
         target = dst / _writable(path.relative_to(src))
         try:
-            write_image(target, stylizer.stylize_frame(read_image(path)))
+            _stylize_photo(stylizer, path, target)
         except RtStyleError as e:
             tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
             failed.append(str(path))

@@ -27,6 +27,8 @@ _IMAGE_WRITERS: dict[str, tuple[str, dict]] = {
     ".avif": ("AVIF", {"quality": 90}),
 }
 HEIF_EXTS = (".heic", ".heif")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_FORMATS_WITH_ALPHA = ("PNG", "WEBP", "TIFF", "AVIF")
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,7 +55,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
             a = a * 255.0  # float in [0, 1]
         gray = np.clip(np.rint(a), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
@@ -61,9 +63,16 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 
 
 def read_image(path: PathLike) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB, EXIF orientation applied.
+    """Read an image file as HxWx3 uint8 RGB, EXIF orientation applied (transparency
+    composited over white).
 
     The file is decoded completely, so a truncated file fails here rather than later."""
+    return read_image_with_alpha(path)[0]
+
+
+def read_image_with_alpha(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_image`, and the image's alpha channel (HxW uint8) where it has any
+    transparency (None where it is opaque)."""
     path = _input_file(path, "image")
     if path.suffix.lower() in HEIF_EXTS and not _heif_support():
         raise RtStyleError(f"cannot read image {path}: HEIC/HEIF photos need pillow-heif "
@@ -71,23 +80,37 @@ def read_image(path: PathLike) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            return _to_rgb(ImageOps.exif_transpose(img))
+            img = ImageOps.exif_transpose(img)
+            alpha = None
+            if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
+                alpha = np.asarray(img.convert("RGBA"))[..., 3]
+                if alpha.min(initial=255) == 255:
+                    alpha = None
+            return _to_rgb(img), alpha
     except Exception as e:  # Pillow raises many types for damaged files
         if isinstance(e, Image.UnidentifiedImageError):
             raise RtStyleError(f"cannot read image {path}: not an image file or an unsupported format") from None
         raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
 
 
-def write_image(path: PathLike, frame: np.ndarray) -> None:
-    """Write an RGB frame; the format follows the extension. Atomic: the file appears
-    complete or not at all. Missing parent folders are created."""
+def write_image(path: PathLike, frame: np.ndarray, alpha: np.ndarray | None = None) -> None:
+    """Write an RGB frame; the format follows the extension. ``alpha`` (HxW uint8): its
+    transparency, kept where the format has it (PNG, WebP, TIFF, AVIF; JPEG and BMP show
+    the frame as it is). Atomic: the file appears complete or not at all. Missing parent
+    folders are created."""
     path = Path(path)
     writer = _IMAGE_WRITERS.get(path.suffix.lower())
     if writer is None:
         raise RtStyleError(f"cannot write {path}: unknown image extension "
                            f"(use one of {', '.join(sorted(_IMAGE_WRITERS))})")
     fmt, options = writer
-    img = Image.fromarray(_check_frame(frame))
+    frame = _check_frame(frame)
+    if alpha is not None and fmt in _FORMATS_WITH_ALPHA:
+        if alpha.shape != frame.shape[:2]:
+            raise ValueError(f"alpha {alpha.shape} and frame {frame.shape[:2]} differ in size")
+        img = Image.fromarray(np.dstack([frame, alpha]), "RGBA")
+    else:
+        img = Image.fromarray(frame)
     with atomic_output(path) as tmp:
         try:
             img.save(tmp, format=fmt, **options)
