@@ -191,6 +191,16 @@ def test_an_iphone_photo_is_stylized_to_jpeg(tmp_path, model_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["IMG_0001.jpg", "IMG_0001_stylized.jpg", "b.png"]
 
 
+def test_an_animated_gif_stays_an_animated_gif(tmp_path, model_path):
+    """By default a GIF comes back as a GIF, every frame at its own delay."""
+    frames = [Image.fromarray(make_photo(24, 32, i)) for i in range(4)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=[100, 300, 100, 200],
+                   loop=0)
+    assert main(["stylize", "--model", str(model_path), "--input", str(tmp_path / "anim.gif"), "--no-temporal",
+                 "--no-progress"]) == 0
+    assert frame_times(tmp_path / "anim_stylized.gif") == pytest.approx([0, 0.1, 0.4, 0.5], abs=1e-3)
+
+
 def test_a_transparent_image_keeps_its_transparency(tmp_path, model_path):
     """A logo or a sticker: the stylized PNG (WebP, TIFF, AVIF) has the original's alpha,
     resized with the picture; a JPEG shows it over white, as before."""

@@ -51,10 +51,14 @@ def _in_halves(postprocess: FrameFilter | None) -> bool:
 
 def default_output(src: Path, kind: str) -> Path:
     """``photo.jpg`` -> ``photo_stylized.jpg``; ``clip.avi`` -> ``clip_stylized.mp4``;
-    ``photos/`` -> ``photos_stylized/``; ``IMG_0001.HEIC`` -> ``IMG_0001_stylized.jpg``."""
+    ``anim.gif`` -> ``anim_stylized.gif``; ``photos/`` -> ``photos_stylized/``;
+    ``IMG_0001.HEIC`` -> ``IMG_0001_stylized.jpg``."""
     if kind == "folder":
         return src.with_name(src.name + "_stylized")
-    suffix = ".mp4" if kind == "video" else _writable(src).suffix
+    if kind == "video":  # an animated GIF stays one (a sticker, a meme); other video is H.264 MP4
+        suffix = ".gif" if src.suffix.lower() == ".gif" else ".mp4"
+    else:
+        suffix = _writable(src).suffix
     return src.with_name(f"{src.stem}_stylized{suffix}")
 
 
