@@ -191,6 +191,18 @@ def test_an_iphone_photo_is_stylized_to_jpeg(tmp_path, model_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["IMG_0001.jpg", "IMG_0001_stylized.jpg", "b.png"]
 
 
+def test_a_folder_says_which_videos_it_leaves_out(tmp_path, model_path, clip):
+    (tmp_path / "roll").mkdir()
+    Image.fromarray(make_photo(24, 32, 1)).save(tmp_path / "roll" / "a.jpg")
+    (tmp_path / "roll" / "b.mp4").write_bytes(Path(clip).read_bytes())
+    r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "roll", "--json", "--no-progress")
+    assert r.returncode == 0 and "1 video there: stylize each with --input FILE" in r.stderr
+    assert json.loads(r.stdout)["videos_left_out"] == [str(tmp_path / "roll" / "b.mp4")]
+    (tmp_path / "roll" / "a.jpg").unlink()
+    r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "roll")
+    assert r.returncode == 2 and "no images found" in r.stderr and "1 video there" in r.stderr
+
+
 def test_an_animated_gif_stays_an_animated_gif(tmp_path, model_path):
     """By default a GIF comes back as a GIF, every frame at its own delay."""
     frames = [Image.fromarray(make_photo(24, 32, i)) for i in range(4)]

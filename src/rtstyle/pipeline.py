@@ -20,6 +20,7 @@ from tqdm import tqdm
 from .errors import RtStyleError
 from .media import (
     IMAGE_OUTPUT_EXTS,
+    VIDEO_EXTS,
     VIDEO_OUTPUT_EXTS,
     Camera,
     VideoReader,
@@ -105,8 +106,12 @@ def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, An
 
 def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
     files = list_images(src, recursive=True)
+    videos = list_images(src, recursive=True, exts=VIDEO_EXTS)  # a camera roll has some: not stylized here
+    one_by_one = f"{len(videos)} video{'s' * (len(videos) != 1)} there: stylize each with --input FILE"
     if not files:
-        raise RtStyleError(f"no images found under {src}")
+        raise RtStyleError(f"no images found under {src}" + (f" ({one_by_one})" if videos else ""))
+    if videos:
+        tqdm.write(f"rtstyle: note: the images only; {one_by_one}", file=sys.stderr)
     if dst.exists() and not dst.is_dir():
         raise RtStyleError(f"output {dst} must be a folder when the input is a folder")
     failed: list[str] = []
@@ -119,7 +124,8 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
             tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
             failed.append(str(path))
     summary = {"input": str(src), "output": str(dst), "kind": "folder", "images": len(files) - len(failed),
-               "failed": failed, "seconds": round(time.perf_counter() - t0, 3)}
+               "failed": failed, "videos_left_out": [str(v) for v in videos],
+               "seconds": round(time.perf_counter() - t0, 3)}
     if len(failed) == len(files):
         raise RtStyleError(f"none of the {len(files)} images under {src} could be read")
     return summary

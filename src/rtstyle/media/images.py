@@ -118,9 +118,9 @@ def write_image(path: PathLike, frame: np.ndarray, alpha: np.ndarray | None = No
             raise RtStyleError(f"cannot write {path}: {_reason(e)}") from None
 
 
-def list_images(folder: PathLike, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` (by extension, any case), sorted; hidden files and
-    folders are skipped, symlinked folders are not followed."""
+def list_images(folder: PathLike, recursive: bool = True, exts: set[str] = IMAGE_EXTS) -> list[Path]:
+    """Image files under ``folder`` (by extension, any case; ``exts``: others), sorted;
+    hidden files and folders are skipped, symlinked folders are not followed."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RtStyleError(f"no such folder: {folder}")
@@ -128,7 +128,7 @@ def list_images(folder: PathLike, recursive: bool = True) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")] if recursive else []
         found += [Path(root, f) for f in files
-                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTS]
+                  if not f.startswith(".") and Path(f).suffix.lower() in exts]
     return sorted(found)
 
 
