@@ -42,6 +42,15 @@ def _heif_support() -> bool:
     return True
 
 
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info)
+
+
+def _over_white(rgba: Image.Image) -> np.ndarray:
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+
+
 def _to_rgb(img: Image.Image) -> np.ndarray:
     """Any Pillow mode as HxWx3 uint8 RGB. Transparency is composited over white;
     16/32-bit and float images are scaled down to 8 bits, not clipped."""
@@ -55,10 +64,8 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
             a = a * 255.0  # float in [0, 1]
         gray = np.clip(np.rint(a), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
-    if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if _has_alpha(img):
+        return _over_white(img.convert("RGBA"))
     return np.asarray(img.convert("RGB"))  # L, 1, P, CMYK, YCbCr, ...
 
 
@@ -81,12 +88,11 @@ def read_image_with_alpha(path: PathLike) -> tuple[np.ndarray, np.ndarray | None
         with Image.open(path) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
-            alpha = None
-            if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
-                alpha = np.asarray(img.convert("RGBA"))[..., 3]
-                if alpha.min(initial=255) == 255:
-                    alpha = None
-            return _to_rgb(img), alpha
+            if not _has_alpha(img):
+                return _to_rgb(img), None
+            rgba = img.convert("RGBA")  # once, for the alpha and the picture over white
+            alpha = np.asarray(rgba)[..., 3]
+            return _over_white(rgba), (None if alpha.min(initial=255) == 255 else alpha)
     except Exception as e:  # Pillow raises many types for damaged files
         if isinstance(e, Image.UnidentifiedImageError):
             raise RtStyleError(f"cannot read image {path}: not an image file or an unsupported format") from None
