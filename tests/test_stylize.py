@@ -186,6 +186,11 @@ def test_an_iphone_photo_is_stylized_to_jpeg(tmp_path, model_path):
     assert main(["stylize", "--model", m, "--input", str(tmp_path / "album" / "IMG_0001.HEIC")]) == 0
     out = Image.open(tmp_path / "album" / "IMG_0001_stylized.jpg")
     assert out.format == "JPEG" and out.size == (56, 40)
+    # into its own folder: as IMG_0001.jpg, which replaces nothing
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "album" / "IMG_0001.HEIC"),
+                 "--output", str(tmp_path / "album")]) == 0
+    assert Image.open(tmp_path / "album" / "IMG_0001.jpg").format == "JPEG"
+    (tmp_path / "album" / "IMG_0001.jpg").unlink()
     assert main(["stylize", "--model", m, "--input", str(tmp_path / "album"), "--output", str(tmp_path / "o"),
                  "--no-progress"]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["IMG_0001.jpg", "IMG_0001_stylized.jpg", "b.png"]

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from .errors import RtStyleError
 from .media import (
+    IMAGE_EXTS,
     IMAGE_OUTPUT_EXTS,
     VIDEO_EXTS,
     VIDEO_OUTPUT_EXTS,
@@ -66,7 +67,7 @@ def default_output(src: Path, kind: str) -> Path:
 def check_not_the_input(src: Path, dst: Path) -> None:
     """Refuse an output that would replace its own input, the user's original: the same
     file or folder, or an image written into the folder it is in under its own name."""
-    target = dst / src.name if dst.is_dir() and not src.is_dir() else dst
+    target = dst if src.is_dir() else _in_folder(src, dst)
     if src.exists() and target.exists() and os.path.samefile(src, target):
         raise RtStyleError(f"output {dst} would replace the input {src}: choose another --output")
 
@@ -79,6 +80,15 @@ def check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
 def _writable(path: Path) -> Path:
     """``path``, or as JPEG where its kind cannot be written (HEIC: an iPhone's photos)."""
     return path if path.suffix.lower() in IMAGE_OUTPUT_EXTS else path.with_suffix(".jpg")
+
+
+def _in_folder(src: Path, dst: Path) -> Path:
+    """Where output ``dst`` puts the file ``src``: ``dst`` itself, or, if it is a folder,
+    in it under the input's name (a photo of a kind that cannot be written: as JPEG)."""
+    if not dst.is_dir():
+        return dst
+    name = Path(src.name)
+    return dst / (_writable(name) if name.suffix.lower() in IMAGE_EXTS else name)
 
 
 def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray, float]:
@@ -96,8 +106,7 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray
 
 
 def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
-    if dst.is_dir():
-        dst = dst / _writable(Path(src.name))
+    dst = _in_folder(src, dst)
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     out, seconds = _stylize_photo(stylizer, src, dst)
     return {"input": str(src), "output": str(dst), "kind": "image", "size": [out.shape[1], out.shape[0]],
