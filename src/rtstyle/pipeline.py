@@ -114,8 +114,9 @@ def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, An
 
 
 def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
-    files = list_images(src, recursive=True)
-    videos = list_images(src, recursive=True, exts=VIDEO_EXTS)  # a camera roll has some: not stylized here
+    found = list_images(src, recursive=True, exts=IMAGE_EXTS | VIDEO_EXTS)  # one walk of the folder
+    files = [f for f in found if f.suffix.lower() in IMAGE_EXTS]
+    videos = [f for f in found if f.suffix.lower() not in IMAGE_EXTS]  # a camera roll has some: not stylized here
     one_by_one = f"{len(videos)} video{'s' * (len(videos) != 1)} there: stylize each with --input FILE"
     if not files:
         raise RtStyleError(f"no images found under {src}" + (f" ({one_by_one})" if videos else ""))
