@@ -3,6 +3,7 @@ here, in tmp_path: small images with Pillow, 2-second 64x48 clips with PyAV."""
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "aac": make_clip(root / "aac.mp4", "aac"),
         "pcm": make_clip(root / "pcm.mkv", "pcm_s16le", channels=1),
         "mp3": make_clip(root / "mp3.mkv", "libmp3lame"),
+        "flac": make_clip(root / "flac.mkv", "flac"),
         "silent": make_clip(root / "silent.mp4"),
         "rotated": make_clip(root / "rotated.mp4", rotation=90),
         "anamorphic": make_clip(root / "anamorphic.mp4", sar=Fraction(3, 2)),
@@ -365,6 +367,8 @@ def test_interlaced_video_is_deinterlaced(tmp_path):
     ("pcm", ".mp4", "aac"),          # transcoded
     ("aac", ".webm", "opus"),        # transcoded
     ("aac", ".avi", "mp3"),          # transcoded
+    ("flac", ".mp4", "flac"),        # copied
+    ("flac", ".mov", "aac"),         # transcoded: QuickTime's muxer refuses FLAC (and Opus)
     ("silent", ".mp4", None),
 ])
 def test_video_round_trip_keeps_frames_rate_and_audio(tmp_path, clips, source, out_ext, audio_codec):
@@ -380,6 +384,92 @@ def test_video_round_trip_keeps_frames_rate_and_audio(tmp_path, clips, source, o
     if audio_codec:
         assert abs(got["audio_seconds"] - want["audio_seconds"]) < 0.1
     assert sorted(p.name for p in tmp_path.iterdir()) == [dst.name]
+
+
+def make_film(path: Path) -> Path:
+    """A film as Matroska carries one: a cover picture attached (FFmpeg lists it as a
+    one-frame video stream), two audio tracks (English AAC, the default;
+    a French Opus commentary with a title) and English subtitles (SubRip)."""
+    cover = io.BytesIO()
+    Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save(cover, "JPEG")
+    srt = path.with_suffix(".srt")
+    srt.write_text("1\n00:00:00,500 --> 00:00:01,000\nHello\n\n2\n00:00:01,200 --> 00:00:01,800\nWorld\n")
+    with av.open(str(path), "w") as c, av.open(str(srt)) as subs:
+        c.add_attachment("cover.jpg", "image/jpeg", cover.getvalue())
+        v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        tracks = []
+        for codec, language, title, freq in (("aac", "eng", None, 440), ("libopus", "fra", "Commentaire", 880)):
+            a = c.add_stream(codec, rate=48000)
+            a.layout = "stereo"
+            a.metadata["language"] = language
+            if title:
+                a.metadata["title"] = title
+            tracks.append((a, freq))
+        tracks[0][0].disposition = av.stream.Disposition.default
+        s = c.add_stream_from_template(subs.streams.subtitles[0])
+        s.metadata["language"] = "eng"
+        for i in range(FRAMES):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24")))
+        c.mux(v.encode())
+        t = np.arange(48000 * FRAMES // FPS) / 48000
+        for a, freq in tracks:
+            wave = np.repeat((0.3 * np.sin(2 * np.pi * freq * t))[None], 2, axis=0).astype(np.float32)
+            for start in range(0, len(t), 960):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave[:, start:start + 960]), format="fltp",
+                                                   layout="stereo")
+                frame.sample_rate, frame.pts = 48000, start
+                c.mux(a.encode(frame))
+            c.mux(a.encode())
+        for packet in subs.demux(subs.streams.subtitles[0]):
+            if packet.size:
+                packet.stream = s
+                c.mux(packet)
+    return path
+
+
+def tracks(path: Path) -> list[tuple]:
+    """(kind, codec, language, title, default?, seconds of audio or subtitle texts) a track."""
+    out = []
+    with av.open(str(path)) as c:
+        for st in c.streams:
+            if st.type in ("audio", "subtitle"):
+                out.append([st.type, st.codec_context.codec.canonical_name, st.metadata.get("language"),
+                            st.metadata.get("title"), bool(st.disposition & av.stream.Disposition.default)])
+    for track in out:
+        with av.open(str(path)) as c:
+            if track[0] == "audio":
+                a = c.streams.audio[sum(t[0] == "audio" for t in out[:out.index(track)])]
+                track.append(round(sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate, 1))
+            else:
+                track.append([bytes(p).decode() for p in c.demux(c.streams.subtitles[0]) if p.size])
+    return [tuple(t) for t in out]
+
+
+@pytest.mark.parametrize("out_ext,subtitles", [(".mkv", True), (".mp4", False), (".mov", False), (".webm", False)])
+def test_every_audio_track_and_the_subtitles_are_kept(tmp_path, out_ext, subtitles):
+    """A film's second language, its commentary and its subtitles are not dropped; nor
+    is its cover picture taken for the video."""
+    src = make_film(tmp_path / "film.mkv")
+    dst = tmp_path / f"out{out_ext}"
+    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+        assert (reader.width, reader.height) == (W, H)  # the film, not its 32x32 cover
+        for frame in reader:
+            writer.write(frame)
+    assert probe(dst)["frames"] == FRAMES
+    assert writer.tracks == {"audio": 2, "subtitle": int(subtitles)}
+    got = tracks(dst)
+    seconds = FRAMES / FPS
+    audio = [t for t in got if t[0] == "audio"]
+    assert [t[2] for t in audio] == ["eng", "fra"]  # languages, in order
+    assert audio[0][4] and not audio[1][4]  # the default track stays the default
+    assert all(abs(t[5] - seconds) < 0.1 for t in audio)
+    if out_ext in (".mkv", ".webm"):
+        assert audio[1][3] == "Commentaire"
+    subs = [t for t in got if t[0] == "subtitle"]
+    assert len(subs) == int(subtitles)
+    if subtitles:
+        assert subs[0][2] == "eng" and subs[0][5] == ["Hello", "World"]
 
 
 def test_audio_is_interleaved(tmp_path, clips):

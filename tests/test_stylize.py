@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import make_clip, make_photo
 from PIL import Image
+from test_media import make_film
 
 from rtstyle import Stylizer
 from rtstyle.cli import main
@@ -80,6 +81,16 @@ def test_video_round_trip_keeps_frames_rate_and_audio(tmp_path, model_path, clip
     assert dst["fps"] == src["fps"] and dst["size"] == src["size"]
     assert dst["audio"] == "aac" and abs(dst["audio_seconds"] - src["audio_seconds"]) < 0.1
     assert [p.name for p in tmp_path.iterdir()] == ["stylized_video.mp4"]
+
+
+def test_a_films_tracks_are_counted_in_json(tmp_path, model_path):
+    film = make_film(tmp_path / "film.mkv")
+    r = run_cli("stylize", "--model", model_path, "--input", film, "--output", tmp_path / "out.mkv", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert (summary["audio_tracks"], summary["subtitle_tracks"]) == (2, 1)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert [s.type for s in c.streams] == ["video", "audio", "audio", "subtitle"]
 
 
 def test_video_image_size_rounds_to_even(tmp_path, model_path, clip):

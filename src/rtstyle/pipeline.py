@@ -145,7 +145,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
                   pipelined: bool = True, queue_size: int = 4,
                   postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
     """Decode, stylize and encode a video; keeps frame count, frame rate (each frame's own
-    time, where the source records at a variable rate) and audio.
+    time, where the source records at a variable rate), every audio track, and the
+    subtitle tracks the output format takes (see :class:`~rtstyle.media.VideoWriter`).
 
     ``postprocess(source, stylized) -> frame``: an optional step between stylizing and
     encoding, called once per frame in order with the (resized) frame the network saw and
@@ -194,7 +195,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
             raise RtStyleError(f"{src} contains no video frames")
     seconds = time.perf_counter() - t0
     return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
-            "audio": reader.has_audio, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
+            "audio": reader.has_audio, "audio_tracks": writer.tracks["audio"],
+            "subtitle_tracks": writer.tracks["subtitle"], "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
             "phase_lock_moves": phase_lock.moves if phase_lock is not None else None, "peak_rss_mb": peak_rss_mb()}
 
 

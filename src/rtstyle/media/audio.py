@@ -1,4 +1,6 @@
-"""A source's audio carried into a video being written: copied or re-encoded, in sync."""
+"""A source's sound and subtitles carried into a video being written: every audio track
+(copied, or re-encoded where the output format does not take its codec) and every subtitle
+track the output format takes as it is, in sync, with their languages and titles."""
 
 from __future__ import annotations
 
@@ -9,40 +11,81 @@ from typing import TYPE_CHECKING, Iterator
 import av
 
 from ..errors import RtStyleError
-from .base import PathLike, _encoder_available, _input_file, _reason
+from .base import PathLike, _encoder_available, _input_file, _main_video, _reason
 
 if TYPE_CHECKING:
     from .encode import _OutputFormat
 
+_KEPT_METADATA = ("language", "title")  # what a player's track menu shows
+_KEPT_DISPOSITION = ("default", "forced", "hearing_impaired", "visual_impaired", "comment", "dub", "original")
 
-class _AudioTrack:
-    """The audio of a source file, carried into an output container: packets are copied
-    when the output format takes the codec, else decoded and re-encoded. Timestamps are
-    shifted so the source's first video frame is time 0, as it is in the output."""
 
-    def __init__(self, path: PathLike):
+def source_tracks(path: PathLike) -> list[_SourceTrack]:
+    """The tracks of ``path`` to carry into an output: its audio tracks, then its subtitle
+    tracks, in the source's order (none: an empty list)."""
+    path = _input_file(path, "audio source")
+    first = _SourceTrack(path, "audio", 0)  # opens the file: a bad one fails here, once
+    try:
+        counts = {"audio": len(first._in.streams.audio), "subtitle": len(first._in.streams.subtitles)}
+    except BaseException:
+        first.close()
+        raise
+    if not counts["audio"]:
+        first.close()
+    tracks = [first] if counts["audio"] else []
+    try:
+        tracks += [_SourceTrack(path, "audio", i) for i in range(1, counts["audio"])]
+        tracks += [_SourceTrack(path, "subtitle", i) for i in range(counts["subtitle"])]
+    except BaseException:
+        for track in tracks:
+            track.close()
+        raise
+    return tracks
+
+
+class _SourceTrack:
+    """One audio or subtitle track (``kind``, the ``index``-th of its kind) of a source file,
+    carried into an output container: packets are copied when the output format takes the
+    codec; otherwise audio is decoded and re-encoded, and subtitles are left out (they have
+    no common codec to convert to). Timestamps are shifted so the source's first video
+    frame is time 0, as it is in the output. Each track reads the file on its own."""
+
+    def __init__(self, path: PathLike, kind: str = "audio", index: int = 0):
         path = _input_file(path, "audio source")
         try:
             self._in = av.open(str(path), metadata_errors="ignore")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
-            raise RtStyleError(f"cannot read audio from {path}: {_reason(e)}") from None
-        self.path = path
-        self._src = self._in.streams.audio[0] if self._in.streams.audio else None
-        video = self._in.streams.video[0] if self._in.streams.video else None
+            raise RtStyleError(f"cannot read {kind} from {path}: {_reason(e)}") from None
+        self.path, self.kind = path, kind
+        streams = self._in.streams.audio if kind == "audio" else self._in.streams.subtitles
+        self._src = streams[index] if index < len(streams) else None
+        video = _main_video(self._in)
         self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
-        self._shift = 0  # self._offset in the audio stream's time base
+        self._shift = 0  # self._offset in the track's time base
         self._out = None
         self._copy = False
         self._pending: av.Packet | None = None
         self._packets: Iterator[av.Packet] | None = None
 
+    @property
+    def carried(self) -> bool:
+        """Whether :meth:`attach` gave the track a stream in the output."""
+        return self._packets is not None
+
     def attach(self, output: av.container.OutputContainer, fmt: _OutputFormat) -> None:
-        """Add the audio stream to ``output`` (before its first packet is muxed)."""
+        """Add the track's stream to ``output`` (before its first packet is muxed), unless
+        the format takes no audio, or (a subtitle track) not this codec."""
         src = self._src
         if src is None or fmt.audio_codec is None:
             return
-        name = src.codec_context.codec.canonical_name
-        if fmt.audio_copy is None or name in fmt.audio_copy:
+        if self.kind == "subtitle":
+            with contextlib.suppress(ValueError):  # the muxer refuses this codec: left out
+                self._out = output.add_stream_from_template(src)
+                self._copy = True
+            if self._out is None:
+                return
+        name = src.codec_context.codec.canonical_name if src.codec_context else ""
+        if self._out is None and (fmt.audio_copy is None or name in fmt.audio_copy):
             with contextlib.suppress(ValueError):  # the muxer refuses this codec
                 self._out = output.add_stream_from_template(src)
                 self._copy = True
@@ -60,11 +103,16 @@ class _AudioTrack:
             self._out = output.add_stream(fmt.audio_codec, rate=rate)
             self._out.layout = av.AudioLayout(f"{channels}c")  # the standard layout for so many channels
             self._out.bit_rate = min(96_000 * channels, 512_000)
+        for key in _KEPT_METADATA:
+            if src.metadata.get(key):
+                self._out.metadata[key] = src.metadata[key]
+        flags = av.stream.Disposition
+        self._out.disposition = flags(sum(int(flags[d]) for d in _KEPT_DISPOSITION if src.disposition & flags[d]))
         self._shift = round(self._offset / src.time_base) if src.time_base else 0
         self._packets = self._in.demux(src)
 
     def mux_until(self, output: av.container.OutputContainer, seconds: float | None) -> None:
-        """Mux the source's audio up to ``seconds`` of output time (all of it: None)."""
+        """Mux the track up to ``seconds`` of output time (all of it: None)."""
         if self._out is None:
             return
         while True:
@@ -72,7 +120,7 @@ class _AudioTrack:
                 try:
                     self._pending = next(self._packets, None)
                 except av.FFmpegError as e:
-                    raise RtStyleError(f"cannot read audio from {self.path}: {_reason(e)}") from None
+                    raise RtStyleError(f"cannot read {self.kind} from {self.path}: {_reason(e)}") from None
                 if self._pending is None:
                     if not self._copy:
                         output.mux(self._out.encode(None))

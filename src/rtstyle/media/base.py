@@ -50,6 +50,14 @@ def _reason(e: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _main_video(container: av.container.InputContainer):
+    """The video stream of ``container`` that is the picture: the first that is not an
+    attached picture (a cover: FFmpeg lists MP4's and Matroska's as one-frame video
+    streams, in some files before the film's own); None when there is none."""
+    cover = av.stream.Disposition.attached_pic
+    return next((s for s in container.streams.video if not s.disposition & cover), None)
+
+
 def _encoder_available(name: str) -> bool:
     try:
         av.Codec(name, "w")

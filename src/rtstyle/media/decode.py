@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import RtStyleError
 from . import hdr
-from .base import PathLike, _input_file, _reason
+from .base import PathLike, _input_file, _main_video, _reason
 
 
 def _rotate(frame: np.ndarray, degrees: float) -> np.ndarray:
@@ -64,10 +64,10 @@ class VideoReader:
         except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
             raise RtStyleError(f"cannot read video {self.path}: not a video file, or damaged ({_reason(e)})") from None
         try:
-            if not self._container.streams.video:
+            stream = _main_video(self._container)
+            if stream is None:
                 raise RtStyleError(f"{self.path} has no video stream")
             self._check_complete()
-            stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
             self._stream = stream
             # AVI has no presentation times: its frames' pts are in decoding order (B-frames

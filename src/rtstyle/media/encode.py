@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..errors import RtStyleError
 from ..fileio import atomic_output
-from .audio import _AudioTrack
+from .audio import source_tracks
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
 
 
@@ -33,8 +33,9 @@ _FASTSTART = (("movflags", "+faststart"),)  # index first: plays while downloadi
 _OUTPUT_FORMATS = {
     ".mp4": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
     ".m4v": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
-    ".mov": _OutputFormat("mov", "libx264", _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"},
-                          "aac", _FASTSTART),
+    # QuickTime's muxer takes neither Opus nor FLAC (MP4's does): copying them failed the whole file
+    ".mov": _OutputFormat("mov", "libx264", (_MP4_AUDIO - {"opus", "flac"}) |
+                          {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"}, "aac", _FASTSTART),
     ".mkv": _OutputFormat("matroska", "libx264", None, "aac"),
     ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus"),
     # AVI counts chunks, it has no timestamps: FFmpeg's default shift of every stream past the
@@ -100,8 +101,8 @@ def _gif_frame(frame: np.ndarray) -> av.VideoFrame:
 class VideoWriter:
     """Encode RGB frames to a video file; the format follows the extension:
 
-    - ``.mp4 .m4v .mov``: H.264 (yuv420p, CRF); audio in aac, mp3, ac3, eac3, opus, alac
-      or flac (and PCM in .mov) is copied, anything else becomes AAC.
+    - ``.mp4 .m4v .mov``: H.264 (yuv420p, CRF); audio in aac, mp3, ac3, eac3 or alac is
+      copied, and opus or flac into .mp4, PCM into .mov; anything else becomes AAC.
     - ``.mkv``: H.264; audio is copied whenever Matroska takes it, else AAC.
     - ``.webm``: VP9; opus or vorbis audio copied, else Opus.
     - ``.avi``: MPEG-4 part 2; mp3, ac3 or PCM audio copied, else MP3.
@@ -114,8 +115,11 @@ class VideoWriter:
     live camera's dropped frames): MP4, MOV, MKV and WebM then keep it, and their audio
     stays in step with the pictures; GIF keeps it to the hundredth of a second; AVI is
     constant-rate and ignores it.
-    ``audio_from``: a media file whose first audio track is carried over whole, in sync
-    with the first frame of its video (nothing is added when it has no audio).
+    ``audio_from``: a media file whose audio tracks are carried over whole (all of them:
+    a film's languages, a commentary), in sync with the first frame of its video, with
+    their languages and titles; its subtitle tracks too, where the output format takes
+    their codec as it is (Matroska takes them all; MP4 and MOV take MP4's own ``mov_text``).
+    Nothing is added when it has none. :attr:`tracks` then counts what was carried.
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
     ``codec``: another video encoder (e.g. ``"libx265"``).
 
@@ -151,12 +155,14 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
-        self._audio = _AudioTrack(audio_from) if audio_from is not None else None
+        self._tracks = source_tracks(audio_from) if audio_from is not None else []
+        #: the source's tracks carried into the output, by kind (set when the first frame is written)
+        self.tracks = {"audio": 0, "subtitle": 0}
         try:
             self._output = atomic_output(self.path)  # fails now, not after the work, if unwritable
             self._tmp = self._output.__enter__()
         except BaseException:
-            self._close_audio()
+            self._close_tracks()
             raise
         self._done = False
 
@@ -182,8 +188,9 @@ class VideoWriter:
         stream.width, stream.height = width, height
         stream.codec_context.time_base = self._time_base
         self._stream = stream
-        if self._audio is not None:
-            self._audio.attach(self._container, fmt)
+        for track in self._tracks:
+            track.attach(self._container, fmt)
+            self.tracks[track.kind] += track.carried
 
     def write(self, frame: np.ndarray, time: float | Fraction | None = None) -> None:
         """Append one HxWx3 uint8 RGB frame; ``time``: when it is shown, in seconds from
@@ -202,8 +209,8 @@ class VideoWriter:
             vf.pts, vf.time_base = self._next_pts(time), self._time_base
             self._container.mux(self._stream.encode(vf))
             self.frames += 1
-            if self._audio is not None:  # up to where this frame ends
-                self._audio.mux_until(self._container, vf.pts * self._time_base + 1 / self.fps)
+            for track in self._tracks:  # up to where this frame ends
+                track.mux_until(self._container, vf.pts * self._time_base + 1 / self.fps)
         except (av.FFmpegError, OSError) as e:  # the file is unusable now
             self.abort()
             raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
@@ -248,8 +255,8 @@ class VideoWriter:
             raise RtStyleError(f"nothing written to {self.path}: no frames")
         try:
             self._container.mux(self._stream.encode(None))
-            if self._audio is not None:
-                self._audio.mux_until(self._container, None)
+            for track in self._tracks:
+                track.mux_until(self._container, None)
             self._container.close()
         except BaseException as e:
             self.abort()
@@ -257,7 +264,7 @@ class VideoWriter:
                 raise RtStyleError(f"cannot write {self.path}: {_reason(e)}") from None
             raise
         self._done = True
-        self._close_audio()
+        self._close_tracks()
         self._output.__exit__(None, None, None)  # rename into place
 
     def abort(self) -> None:
@@ -268,13 +275,13 @@ class VideoWriter:
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.close()
-        self._close_audio()
+        self._close_tracks()
         # atomic_output deletes its temporary file when its block raises: tell it so.
         self._output.__exit__(_Aborted, _Aborted(), None)
 
-    def _close_audio(self) -> None:
-        if self._audio is not None:
-            self._audio.close()
+    def _close_tracks(self) -> None:
+        for track in self._tracks:
+            track.close()
 
     def __enter__(self) -> "VideoWriter":
         return self
