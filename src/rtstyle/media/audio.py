@@ -24,18 +24,16 @@ def source_tracks(path: PathLike) -> list[_SourceTrack]:
     """The tracks of ``path`` to carry into an output: its audio tracks, then its subtitle
     tracks, in the source's order (none: an empty list)."""
     path = _input_file(path, "audio source")
-    first = _SourceTrack(path, "audio", 0)  # opens the file: a bad one fails here, once
     try:
-        counts = {"audio": len(first._in.streams.audio), "subtitle": len(first._in.streams.subtitles)}
-    except BaseException:
-        first.close()
-        raise
-    if not counts["audio"]:
-        first.close()
-    tracks = [first] if counts["audio"] else []
+        with av.open(str(path), metadata_errors="ignore") as c:
+            counts = {"audio": len(c.streams.audio), "subtitle": len(c.streams.subtitles)}
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise RtStyleError(f"cannot read audio from {path}: {_reason(e)}") from None
+    tracks: list[_SourceTrack] = []
     try:
-        tracks += [_SourceTrack(path, "audio", i) for i in range(1, counts["audio"])]
-        tracks += [_SourceTrack(path, "subtitle", i) for i in range(counts["subtitle"])]
+        for kind, count in counts.items():
+            for i in range(count):
+                tracks.append(_SourceTrack(path, kind, i))
     except BaseException:
         for track in tracks:
             track.close()
