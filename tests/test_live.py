@@ -3,6 +3,7 @@ pyvirtualcam, as its own are), the live keys, and stale-frame dropping."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socketserver
 import threading
@@ -127,22 +128,28 @@ def test_a_live_camera_drops_stale_frames_a_file_keeps_them_all():
     assert [int(f[0, 0, 0]) for f, _ in latest_frames(source(), live=False)] == list(range(200))
 
 
-@pytest.fixture
-def ip_camera():
-    """An IP camera's MJPEG stream over HTTP (what OpenCV opens for ``--webcam URL``): 60
-    frames served at 20 fps, three seconds, then the stream ends."""
-    frames = [cv2.imencode(".jpg", np.full((48, 64, 3), 4 * i, np.uint8))[1].tobytes() for i in range(60)]
+@contextlib.contextmanager
+def mjpeg_server(*connections: list[int], period: float = 0.05):
+    """An IP camera's MJPEG stream over HTTP (what OpenCV opens for ``--webcam URL``): the
+    n-th request gets the n-th list of gray levels, a frame each ``period`` s, and then
+    the connection closes; requests after the last get 404. Yields the URL."""
+    served = iter(connections)
 
     class Stream(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            levels = next(served, None)
+            if levels is None:
+                self.send_error(404)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
-            for jpeg in frames:
+            for level in levels:
+                jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), level, np.uint8))[1].tobytes()
                 self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
                                  % (len(jpeg), jpeg))
                 self.wfile.flush()
-                time.sleep(0.05)
+                time.sleep(period)
 
         def log_message(self, *args):
             pass
@@ -151,6 +158,31 @@ def ip_camera():
         threading.Thread(target=server.serve_forever, daemon=True).start()
         yield f"http://127.0.0.1:{server.server_address[1]}/stream.mjpg"
         server.shutdown()
+
+
+@pytest.fixture
+def ip_camera():
+    """60 frames served at 20 fps, three seconds, then the stream ends."""
+    with mjpeg_server([4 * i for i in range(60)]) as url:
+        yield url
+
+
+def test_a_dropped_stream_is_opened_again(tmp_path, model_path):
+    """An IP camera whose connection drops (Wi-Fi, a restart) comes back: the session goes
+    on with its frames (before, it ended at the first drop), and ends, saying why, once the
+    camera stays away."""
+    first, second = [20] * 15, [200] * 15
+    with mjpeg_server(first, second, period=0.02) as url, Camera(url, reconnect=1.0) as camera:
+        levels = [int(f.mean()) for f in camera]
+        assert camera.is_stream and camera.reconnects == 1 and camera.ended == "no frame for 1 s"
+    assert abs(levels[0] - 20) < 3 and abs(levels[-1] - 200) < 3  # frames of both connections
+    assert len(levels) >= 20
+    said = []
+    with mjpeg_server(first, second, period=0.02) as url:
+        summary = pipeline.stylize_stream(Stylizer.load(model_path, device="cpu", image_size=32), url,
+                                          output=tmp_path / "rec.mp4", show=False, progress=False,
+                                          keys=lambda: [], say=said.append, reconnect=1.0)
+    assert summary["reconnects"] == 1 and said[-1] == f"{url}: no frame for 1 s; the session ends"
 
 
 def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, model_path, ip_camera):
@@ -164,7 +196,7 @@ def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, mode
     stylizer = Stylizer.load(model_path, device="cpu", image_size=32)
     out = tmp_path / "rec.mp4"
     summary = pipeline.stylize_stream(stylizer, ip_camera, output=out, show=False, progress=False,
-                                      postprocess=slow, keys=lambda: [], say=lambda s: None)
+                                      postprocess=slow, keys=lambda: [], say=lambda s: None, reconnect=0.5)
     assert summary["dropped"] > 0
     with av.open(str(out)) as c:
         times = [float(f.time) for f in c.decode(video=0)]

@@ -205,7 +205,8 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
                    postprocess: FrameFilter | None = None, virtual_camera: str | None = None,
                    styles: list | None = None, current: int = 0, snapshot_dir: Path | None = None,
                    keys: Callable[[], list[str]] | None = None,
-                   say: Callable[[str], None] | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
+                   say: Callable[[str], None] | None = None, phase_lock: PhaseLock | None = None,
+                   reconnect: float = 10.0) -> dict[str, Any]:
     """Stylize a live camera or stream: show it in a window (with FPS) where a display
     exists, record it to ``output``, and/or send it to a virtual camera (``virtual_camera``:
     a device name, or ``""`` for the first free one). ``postprocess`` and
@@ -216,7 +217,9 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     from ``keys()``, called once a frame): ``styles`` (:class:`~rtstyle.live.StyleChoice`
     list; ``current`` is ``stylizer``'s) is what n / p cycle through. q, Esc or Ctrl-C quit.
     From a file every frame is processed; from a live camera stale frames are dropped
-    (counted, and shown beside the FPS)."""
+    (counted, and shown beside the FPS). A network stream that drops is opened again for up
+    to ``reconnect`` seconds (:class:`~rtstyle.media.Camera`); when a camera or stream ends
+    on its own, ``say`` tells why."""
     from .live import HELP, LiveSession, TerminalKeys, latest_frames
     from .media.virtualcam import VirtualCamera
 
@@ -241,7 +244,7 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     # the flow, whichever is longer, not both
     beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if _in_halves(postprocess) else None
     t0 = last = first = time.perf_counter()
-    with Camera(source) as camera, \
+    with Camera(source, reconnect=reconnect) as camera, \
             (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \
             TerminalKeys() as terminal:
         window = Window("rtstyle - h for keys, q to quit") if show else None
@@ -301,10 +304,13 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
                 vcam.close()
         if frames == 0:
             raise RtStyleError(f"no frames could be read from {source}")
+        if camera.ended is not None and not camera.is_file:  # not the user's doing: say why
+            say(f"{source}: {camera.ended}; the session ends")
     seconds = time.perf_counter() - t0
     return {"input": str(source), "output": str(output) if output else None, "kind": "stream", "frames": frames,
             "dropped": dropped_total, "seconds": round(seconds, 3),
             "throughput_fps": round(frames / max(seconds, 1e-9), 2),
             "virtual_camera": vcam.device if vcam is not None else None, "style": session.label or None,
+            "reconnects": camera.reconnects,
             "phase_lock_moves": phase_lock.moves if phase_lock is not None else None,
             "snapshots": [str(p) for p in session.snapshots]}
