@@ -485,9 +485,18 @@ def test_audio_is_interleaved(tmp_path, clips):
 def test_writer_sizes_rates_and_gif(tmp_path):
     with VideoWriter(tmp_path / "odd.mp4", fps=Fraction(30000, 1001)) as w:
         w.write(pattern(0, h=33, w=47))
-        w.write(pattern(1, h=40, w=40))  # another size: resized to the first
+        w.write(pattern(1, h=40, w=40))  # another size: fitted inside the first
     info = probe(tmp_path / "odd.mp4")
     assert info["size"] == (48, 34) and info["frames"] == 2 and info["fps"] == Fraction(30000, 1001)
+
+    # a stream that changes resolution midway: a square picture stays square, between bars
+    square = np.full((32, 32, 3), 255, np.uint8)
+    with VideoWriter(tmp_path / "wide.mp4", fps=10) as w:
+        w.write(np.full((32, 64, 3), 128, np.uint8))
+        w.write(square)
+    with VideoReader(tmp_path / "wide.mp4") as r:
+        second = list(r)[1].mean(axis=(0, 2))  # column by column
+    assert (second[:14] < 20).all() and (second[18:46] > 235).all() and (second[50:] < 20).all()
 
     with VideoWriter(tmp_path / "anim.gif", fps=10.0) as w:
         for i in range(5):

@@ -88,6 +88,20 @@ def _video_options(codec: str, crf: int) -> dict[str, str]:
     return {}
 
 
+def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` scaled to fit inside ``size`` = (h, w), its shape kept, centred on black
+    (stretched, a 3:2 picture in a 4:3 video came out a third too narrow)."""
+    h, w = size
+    fh, fw = frame.shape[:2]
+    scale = min(h / fh, w / fw)
+    sh, sw = max(1, min(h, round(fh * scale))), max(1, min(w, round(fw * scale)))
+    out = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - sh) // 2, (w - sw) // 2
+    out[y:y + sh, x:x + sw] = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
+                                         else cv2.INTER_LINEAR)
+    return out
+
+
 def _gif_frame(frame: np.ndarray) -> av.VideoFrame:
     """A palettised frame (its own 256-colour palette, dithered) for the GIF encoder."""
     img = Image.fromarray(frame).quantize(256, dither=Image.Dither.FLOYDSTEINBERG)
@@ -123,7 +137,8 @@ class VideoWriter:
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
     ``codec``: another video encoder (e.g. ``"libx265"``).
 
-    The size is the first frame's; later frames of another size are resized to it.
+    The size is the first frame's; a later frame of another size (a stream that changes
+    resolution midway) is fitted inside it, its shape kept, with black bars.
     Except for GIF, an odd width or height is padded to even (the last row/column
     repeated), as 4:2:0 video requires: pass even-sized frames to avoid that
     (``resize_shorter(frame, size, multiple=2)``).
@@ -204,7 +219,7 @@ class VideoWriter:
                 self._size = frame.shape[:2]
                 self._open(*self._size)
             elif frame.shape[:2] != self._size:
-                frame = cv2.resize(frame, self._size[::-1], interpolation=cv2.INTER_AREA)
+                frame = _fit(frame, self._size)
             vf = self._to_video_frame(frame)
             vf.pts, vf.time_base = self._next_pts(time), self._time_base
             self._container.mux(self._stream.encode(vf))
