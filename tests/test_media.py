@@ -472,6 +472,48 @@ def test_every_audio_track_and_the_subtitles_are_kept(tmp_path, out_ext, subtitl
         assert subs[0][2] == "eng" and subs[0][5] == ["Hello", "World"]
 
 
+def test_a_recording_cut_between_key_frames_keeps_its_sound_in_step(tmp_path):
+    """A TV recording or a stream cut anywhere: its first frames lean on a key frame that is
+    not in the file, so the pictures start later than its video stream does. The sound must
+    start where the pictures do: a flash at 2.4 s in the pictures and a beep at 2.4 s in the
+    sound stay together (the beep came 0.96 s after the flash, the time the stream ran
+    before its first key frame)."""
+    src, rate, flash = tmp_path / "cut.mkv", 48000, 60
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=25, options={"preset": "ultrafast", "g": "25", "bf": "0"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        a = c.add_stream("aac", rate=rate)
+        a.layout = "mono"
+        packets = []
+        for i in range(100):
+            packets += v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 255 if i == flash else 40, np.uint8),
+                                                           format="rgb24"))
+        packets += v.encode()
+        assert packets[0].is_keyframe
+        c.mux(packets[1:])  # the first key frame lost: frames 1-24 cannot be decoded
+        wave = np.zeros(4 * rate, np.float32)
+        wave[int(flash / 25 * rate):int((flash + 1) / 25 * rate)] = 0.5  # the beep, as long as the flash
+        for start in range(0, len(wave), 1024):
+            frame = av.AudioFrame.from_ndarray(wave[None, start:start + 1024], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            c.mux(a.encode(frame))
+        c.mux(a.encode())
+    dst = tmp_path / "out.mp4"
+    with VideoReader(src) as reader, \
+            VideoWriter(dst, fps=reader.fps, audio_from=src, audio_start=reader.start) as writer:
+        assert reader.start == 1  # frame 25, the first key frame
+        for frame in reader:
+            writer.write(frame)
+    with av.open(str(dst)) as c:
+        seen = [(float(f.time), f.to_ndarray(format="gray").mean()) for f in c.decode(video=0)]
+    with av.open(str(dst)) as c:
+        sound = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    pictures_flash = next(t for t, level in seen if level > 150)
+    sound_beep = np.argmax(np.abs(sound) > 0.25) / rate
+    assert abs(pictures_flash - 1.4) < 0.01
+    assert abs(sound_beep - pictures_flash) < 0.03  # within a frame (AAC's priming taken off)
+
+
 def test_audio_is_interleaved(tmp_path, clips):
     dst = tmp_path / "out.mp4"
     with VideoReader(clips["pcm"]) as reader, VideoWriter(dst, reader.fps, audio_from=clips["pcm"]) as writer:

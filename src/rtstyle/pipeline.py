@@ -165,7 +165,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     t0 = time.perf_counter()
     frames = 0
     split = _in_halves(postprocess)
-    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+    with VideoReader(src) as reader, \
+            VideoWriter(dst, fps=reader.fps, audio_from=src, audio_start=reader.start) as writer:
         size = stylizer.image_size
 
         def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs, time)

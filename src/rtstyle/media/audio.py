@@ -20,9 +20,9 @@ _KEPT_METADATA = ("language", "title")  # what a player's track menu shows
 _KEPT_DISPOSITION = ("default", "forced", "hearing_impaired", "visual_impaired", "comment", "dub", "original")
 
 
-def source_tracks(path: PathLike) -> list[_SourceTrack]:
+def source_tracks(path: PathLike, start: Fraction | float | None = None) -> list[_SourceTrack]:
     """The tracks of ``path`` to carry into an output: its audio tracks, then its subtitle
-    tracks, in the source's order (none: an empty list)."""
+    tracks, in the source's order (none: an empty list). ``start``: as for :class:`_SourceTrack`."""
     path = _input_file(path, "audio source")
     try:
         with av.open(str(path), metadata_errors="ignore") as c:
@@ -33,7 +33,7 @@ def source_tracks(path: PathLike) -> list[_SourceTrack]:
     try:
         for kind, count in counts.items():
             for i in range(count):
-                tracks.append(_SourceTrack(path, kind, i))
+                tracks.append(_SourceTrack(path, kind, i, start))
     except BaseException:
         for track in tracks:
             track.close()
@@ -46,9 +46,12 @@ class _SourceTrack:
     carried into an output container: packets are copied when the output format takes the
     codec; otherwise audio is decoded and re-encoded, and subtitles are left out (they have
     no common codec to convert to). Timestamps are shifted so the source's first video
-    frame is time 0, as it is in the output. Each track reads the file on its own."""
+    frame is time 0, as it is in the output: ``start`` is that frame's time on the source's
+    clock (s; None: where its video stream starts, which is where the pictures start unless
+    the first frames cannot be decoded). Each track reads the file on its own."""
 
-    def __init__(self, path: PathLike, kind: str = "audio", index: int = 0):
+    def __init__(self, path: PathLike, kind: str = "audio", index: int = 0,
+                 start: Fraction | float | None = None):
         path = _input_file(path, "audio source")
         try:
             self._in = av.open(str(path), metadata_errors="ignore")
@@ -58,7 +61,10 @@ class _SourceTrack:
         streams = self._in.streams.audio if kind == "audio" else self._in.streams.subtitles
         self._src = streams[index] if index < len(streams) else None
         video = _main_video(self._in)
-        self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
+        if start is not None:
+            self._offset = Fraction(start)
+        else:
+            self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
         self._shift = 0  # self._offset in the track's time base
         self._out = None
         self._copy = False

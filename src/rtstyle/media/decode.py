@@ -47,7 +47,10 @@ class VideoReader:
     the stream's pixel aspect ratio applied, e.g. a PAL 720x576 stream of pixels 16/15 as wide
     as tall comes out 768x576, its 4:3), ``fps``
     (a Fraction: the stream's average rate), ``frame_count`` (from the header or estimated
-    from the duration; 0 when unknown), ``has_audio``. Iterate once::
+    from the duration; 0 when unknown), ``has_audio``, ``start`` (the first frame's time on
+    the file's clock, in seconds, or None where it has none: a recording cut anywhere but
+    at a key frame starts pictures later than its stream, and its sound is kept in step
+    from there). Iterate once::
 
         with VideoReader("clip.mp4") as reader:
             for frame in reader: ...
@@ -81,7 +84,8 @@ class VideoReader:
             self.fps = next((r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate)
                              if r and 0 < r < 1000), Fraction(30))
             # Decode the first frame now: it proves the file decodes and tells the
-            # rotation, hence the displayed size.
+            # rotation, hence the displayed size, and where the pictures start.
+            self.start: Fraction | None = None
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -145,7 +149,7 @@ class VideoReader:
             for frame, source in self._progressive():
                 t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
                 if start is None and t is not None:
-                    start = t
+                    start = self.start = t
                 if hdr.is_hdr(source.color_trc):  # HDR (a phone's HLG, HDR10's PQ): to SDR BT.709
                     image = hdr.to_sdr(frame.to_ndarray(format="rgb48le"), source.color_trc,
                                        bt2020=source.color_primaries == hdr.BT2020)

@@ -134,6 +134,8 @@ class VideoWriter:
     their languages and titles; its subtitle tracks too, where the output format takes
     their codec as it is (Matroska takes them all; MP4 and MOV take MP4's own ``mov_text``).
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
+    ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
+    (:attr:`VideoReader.start`); default: where its video stream starts.
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
     ``codec``: another video encoder (e.g. ``"libx265"``).
 
@@ -149,7 +151,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: PathLike, fps: float | Fraction, audio_from: PathLike | None = None,
-                 crf: int = 18, codec: str | None = None):
+                 crf: int = 18, codec: str | None = None, audio_start: float | Fraction | None = None):
         self.path = Path(path)
         fmt = _OUTPUT_FORMATS.get(self.path.suffix.lower())
         if fmt is None:
@@ -170,7 +172,7 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
-        self._tracks = source_tracks(audio_from) if audio_from is not None else []
+        self._tracks = source_tracks(audio_from, audio_start) if audio_from is not None else []
         #: the source's tracks carried into the output, by kind (set when the first frame is written)
         self.tracks = {"audio": 0, "subtitle": 0}
         try:
