@@ -1,7 +1,7 @@
 """Media in and out: images, video files (PyAV, audio kept), cameras and a preview window.
 
 One module a part: :mod:`.images`, :mod:`.decode` (video in), :mod:`.encode` (video
-out), :mod:`.audio` (a source's audio and subtitles carried over), :mod:`.camera`, :mod:`.window`;
+out), :mod:`.tracks` (a source's audio and subtitles carried over), :mod:`.camera`, :mod:`.window`;
 :mod:`.base` holds what they share. Everything public is importable from here.
 
 Frames are HxWx3 ``uint8`` RGB numpy arrays everywhere. Bad input (a missing, empty,

@@ -15,8 +15,8 @@ from PIL import Image
 
 from ..errors import RtStyleError
 from ..fileio import atomic_output
-from .audio import source_tracks
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
+from .tracks import source_tracks
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,19 @@ class _OutputFormat:
     audio_copy: frozenset[str] | None  # audio codecs kept as they are; None: any the muxer takes
     audio_codec: str | None            # what other audio is encoded to; None: audio is dropped
     options: tuple[tuple[str, str], ...] = ()
+    subtitle_codec: str | None = None  # what text subtitles it cannot copy become; None: left out
 
 
 _MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
 _FASTSTART = (("movflags", "+faststart"),)  # index first: plays while downloading
 _OUTPUT_FORMATS = {
-    ".mp4": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
-    ".m4v": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART),
+    ".mp4": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART, "mov_text"),
+    ".m4v": _OutputFormat("mp4", "libx264", _MP4_AUDIO, "aac", _FASTSTART, "mov_text"),
     # QuickTime's muxer takes neither Opus nor FLAC (MP4's does): copying them failed the whole file
     ".mov": _OutputFormat("mov", "libx264", (_MP4_AUDIO - {"opus", "flac"}) |
-                          {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"}, "aac", _FASTSTART),
+                          {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"}, "aac", _FASTSTART, "mov_text"),
     ".mkv": _OutputFormat("matroska", "libx264", None, "aac"),
-    ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus"),
+    ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus", (), "webvtt"),
     # AVI counts chunks, it has no timestamps: FFmpeg's default shift of every stream past the
     # MP3 encoder's priming samples left an empty video chunk after the first frame (the
     # pictures a frame late on the sound)
@@ -131,8 +132,10 @@ class VideoWriter:
     constant-rate and ignores it.
     ``audio_from``: a media file whose audio tracks are carried over whole (all of them:
     a film's languages, a commentary), in sync with the first frame of its video, with
-    their languages and titles; its subtitle tracks too, where the output format takes
-    their codec as it is (Matroska takes them all; MP4 and MOV take MP4's own ``mov_text``).
+    their languages and titles; its subtitle tracks too: copied where the output format
+    takes their codec (Matroska takes them all), else text subtitles become MP4's
+    ``mov_text`` (.mp4, .m4v, .mov) or WebVTT (.webm); AVI and GIF take none, and picture
+    subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
     ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
     (:attr:`VideoReader.start`); default: where its video stream starts.

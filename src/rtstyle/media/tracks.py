@@ -1,14 +1,15 @@
 """A source's sound and subtitles carried into a video being written: every audio track
 (copied, or re-encoded where the output format does not take its codec) and every subtitle
-track the output format takes as it is, in sync, with their languages and titles."""
+track (copied, or text subtitles converted to the format's own kind: MP4's ``mov_text``,
+WebM's WebVTT), in sync, with their languages and titles."""
 
 from __future__ import annotations
 
-import contextlib
 from fractions import Fraction
 from typing import TYPE_CHECKING, Iterator
 
 import av
+from av.subtitles.subtitle import SubtitleSet
 
 from ..errors import RtStyleError
 from .base import PathLike, _encoder_available, _input_file, _main_video, _reason
@@ -44,11 +45,12 @@ def source_tracks(path: PathLike, start: Fraction | float | None = None) -> list
 class _SourceTrack:
     """One audio or subtitle track (``kind``, the ``index``-th of its kind) of a source file,
     carried into an output container: packets are copied when the output format takes the
-    codec; otherwise audio is decoded and re-encoded, and subtitles are left out (they have
-    no common codec to convert to). Timestamps are shifted so the source's first video
-    frame is time 0, as it is in the output: ``start`` is that frame's time on the source's
-    clock (s; None: where its video stream starts, which is where the pictures start unless
-    the first frames cannot be decoded). Each track reads the file on its own."""
+    codec; otherwise audio is decoded and re-encoded, text subtitles are converted to the
+    format's own kind, and picture subtitles (a Blu-ray's, a DVD's) are left out where the
+    format cannot copy them. Timestamps are shifted so the source's first video frame is
+    time 0, as it is in the output: ``start`` is that frame's time on the source's clock
+    (s; None: where its video stream starts, which is where the pictures start unless the
+    first frames cannot be decoded). Each track reads the file on its own."""
 
     def __init__(self, path: PathLike, kind: str = "audio", index: int = 0,
                  start: Fraction | float | None = None):
@@ -67,7 +69,7 @@ class _SourceTrack:
             self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
         self._shift = 0  # self._offset in the track's time base
         self._out = None
-        self._copy = False
+        self._mode = ""  # "copy", "audio" (re-encoded) or "text" (subtitles converted)
         self._pending: av.Packet | None = None
         self._packets: Iterator[av.Packet] | None = None
 
@@ -78,35 +80,14 @@ class _SourceTrack:
 
     def attach(self, output: av.container.OutputContainer, fmt: _OutputFormat) -> None:
         """Add the track's stream to ``output`` (before its first packet is muxed), unless
-        the format takes no audio, or (a subtitle track) not this codec."""
+        the format takes no audio (GIF), or (subtitles) can neither copy nor convert it."""
         src = self._src
         if src is None or fmt.audio_codec is None:
             return
-        if self.kind == "subtitle":
-            with contextlib.suppress(ValueError):  # the muxer refuses this codec: left out
-                self._out = output.add_stream_from_template(src)
-                self._copy = True
-            if self._out is None:
-                return
-        name = src.codec_context.codec.canonical_name if src.codec_context else ""
-        if self._out is None and (fmt.audio_copy is None or name in fmt.audio_copy):
-            with contextlib.suppress(ValueError):  # the muxer refuses this codec
-                self._out = output.add_stream_from_template(src)
-                self._copy = True
+        self._out = self._copied(output, fmt) or (
+            self._reencoded(output, fmt) if self.kind == "audio" else self._converted(output, fmt))
         if self._out is None:
-            if not _encoder_available(fmt.audio_codec):
-                raise RtStyleError(f"cannot keep the audio of {self.path}: this PyAV build has no "
-                                   f"{fmt.audio_codec} encoder (try an .mkv or .mp4 output)")
-            channels = src.codec_context.channels or 2
-            codec = av.Codec(fmt.audio_codec, "w")
-            if codec.name != "aac" and channels > 2:
-                channels = 2
-            rate = src.codec_context.sample_rate or 48000
-            if codec.audio_rates and rate not in codec.audio_rates:
-                rate = 48000 if 48000 in codec.audio_rates else max(codec.audio_rates)
-            self._out = output.add_stream(fmt.audio_codec, rate=rate)
-            self._out.layout = av.AudioLayout(f"{channels}c")  # the standard layout for so many channels
-            self._out.bit_rate = min(96_000 * channels, 512_000)
+            return
         for key in _KEPT_METADATA:
             if src.metadata.get(key):
                 self._out.metadata[key] = src.metadata[key]
@@ -114,6 +95,53 @@ class _SourceTrack:
         self._out.disposition = flags(sum(int(flags[d]) for d in _KEPT_DISPOSITION if src.disposition & flags[d]))
         self._shift = round(self._offset / src.time_base) if src.time_base else 0
         self._packets = self._in.demux(src)
+
+    def _copied(self, output: av.container.OutputContainer, fmt: _OutputFormat):
+        """The track copied as it is, where the format takes its codec; else None."""
+        name = self._src.codec_context.codec.canonical_name if self._src.codec_context else ""
+        if self.kind == "audio" and fmt.audio_copy is not None and name not in fmt.audio_copy:
+            return None
+        try:
+            out = output.add_stream_from_template(self._src)
+        except ValueError:  # the muxer refuses this codec
+            return None
+        self._mode = "copy"
+        return out
+
+    def _reencoded(self, output: av.container.OutputContainer, fmt: _OutputFormat):
+        """An audio stream of the format's own codec, for the track's sound re-encoded."""
+        if not _encoder_available(fmt.audio_codec):
+            raise RtStyleError(f"cannot keep the audio of {self.path}: this PyAV build has no "
+                               f"{fmt.audio_codec} encoder (try an .mkv or .mp4 output)")
+        src = self._src
+        channels = src.codec_context.channels or 2
+        codec = av.Codec(fmt.audio_codec, "w")
+        if codec.name != "aac" and channels > 2:
+            channels = 2
+        rate = src.codec_context.sample_rate or 48000
+        if codec.audio_rates and rate not in codec.audio_rates:
+            rate = 48000 if 48000 in codec.audio_rates else max(codec.audio_rates)
+        out = output.add_stream(fmt.audio_codec, rate=rate)
+        out.layout = av.AudioLayout(f"{channels}c")  # the standard layout for so many channels
+        out.bit_rate = min(96_000 * channels, 512_000)
+        self._mode = "audio"
+        return out
+
+    def _converted(self, output: av.container.OutputContainer, fmt: _OutputFormat):
+        """A subtitle stream of the format's own text kind, for text subtitles (SubRip, ASS,
+        WebVTT...) that it cannot copy; None for pictures, or a format without one."""
+        decoder = self._src.codec_context
+        if fmt.subtitle_codec is None or decoder is None or not decoder.codec.text_sub or \
+                not _encoder_available(fmt.subtitle_codec):
+            return None
+        try:
+            decoder.open()  # its header (the styles) is what the encoder starts from
+        except av.FFmpegError:
+            return None
+        out = output.add_stream(fmt.subtitle_codec)
+        out.codec_context.subtitle_header = decoder.subtitle_header
+        self._mode = "text"
+        return out
 
     def mux_until(self, output: av.container.OutputContainer, seconds: float | None) -> None:
         """Mux the track up to ``seconds`` of output time (all of it: None)."""
@@ -126,7 +154,7 @@ class _SourceTrack:
                 except av.FFmpegError as e:
                     raise RtStyleError(f"cannot read {self.kind} from {self.path}: {_reason(e)}") from None
                 if self._pending is None:
-                    if not self._copy:
+                    if self._mode == "audio":
                         output.mux(self._out.encode(None))
                     self._out = None  # done
                     return
@@ -138,7 +166,10 @@ class _SourceTrack:
             self._mux(output, packet)
 
     def _mux(self, output: av.container.OutputContainer, packet: av.Packet) -> None:
-        if self._copy:
+        if self._mode == "text":
+            self._mux_text(output, packet)
+            return
+        if self._mode == "copy":
             if packet.dts is None and packet.size == 0:
                 return  # the demuxer's end-of-stream marker
             if packet.pts is not None:
@@ -156,6 +187,23 @@ class _SourceTrack:
                 if frame.pts * frame.time_base + Fraction(frame.samples, frame.sample_rate) < 0:
                     continue  # before the first video frame
             output.mux(self._out.encode(frame))
+
+    def _mux_text(self, output: av.container.OutputContainer, packet: av.Packet) -> None:
+        """A text subtitle decoded and encoded again in the output's kind, at its time."""
+        if not packet.size or packet.pts is None:
+            return
+        start, end = packet.pts - self._shift, packet.pts - self._shift + (packet.duration or 0)
+        if end <= 0:
+            return  # gone before the first video frame
+        start = max(0, start)
+        for sub in packet.decode():
+            if not hasattr(sub, "ass"):
+                continue
+            out = self._out.codec_context.encode_subtitle(SubtitleSet.create(sub.ass, 0, end - start, start))
+            out.stream, out.time_base = self._out, packet.time_base
+            out.pts = out.dts = start
+            out.duration = end - start
+            output.mux(out)
 
     def close(self) -> None:
         self._in.close()
