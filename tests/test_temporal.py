@@ -429,6 +429,41 @@ def test_a_change_of_exposure_is_not_a_scene_cut():
     assert after["sharpness"] > 0.85 * before["sharpness"]
 
 
+def flash(frames: list[np.ndarray], at: int = 6) -> list[np.ndarray]:
+    """``frames`` with a flash at ``at``: that frame 1.8 times as bright, its highlights clipped."""
+    return [np.clip(f.astype(np.float32) * 1.8, 0, 255).astype(np.uint8) if i == at else f
+            for i, f in enumerate(frames)]
+
+
+def brighter_cut() -> list[np.ndarray]:
+    """A cut from a dim scene (five frames) to a bright one (four)."""
+    dim = [np.clip(f.astype(np.float32) * 0.6, 0, 255).astype(np.uint8) for f in moving_scene(5, seed=0)]
+    return dim + moving_scene(4, seed=7, step=(-1, 2))
+
+
+def test_a_flash_is_not_a_scene_cut():
+    """A flash (a frame almost twice as bright, its highlights clipped): DIS's flow, made
+    on the frames as they are, read it as a new scene, and the stabilizer started afresh
+    on the flash and again after it, twice a flash."""
+    src = flash(moving_scene(12))
+    bare = flicker([fake_style(f) for f in src], 20)
+    stab = temporal.Stabilizer()
+    out = [stab(s, y) for s, y in zip(src, bare, strict=True)]
+    assert stab.stats.resets == 1  # the first frame only
+    before, after = metrics(src, bare), metrics(src, out)
+    assert after["warping_error"] < 0.5 * before["warping_error"]
+    assert after["sharpness"] > 0.85 * before["sharpness"]
+
+
+def test_a_cut_to_a_brighter_scene_still_resets():
+    """Matching the levels of the frames across a jump of brightness does not make two
+    scenes one."""
+    stab = temporal.Stabilizer()
+    for s in brighter_cut():
+        stab(s, fake_style(s))
+    assert stab.stats.resets == 2
+
+
 def test_size_change_and_reset():
     stab = temporal.Stabilizer()
     a, b = moving_scene(2)

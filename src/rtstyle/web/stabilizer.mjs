@@ -38,7 +38,7 @@
 
 const BAND = 4, FLOW_SIDE = 120, LEVELS = 3, STEP = 4, WINDOW = 8, ITERS = 4, MARGIN = 0.9, SAME = 0.02;
 const STRENGTH = 0.8, TEXTURE_STRENGTH = 0.75, PHOTO_TOL = 30, KEY_TOL = 15, CUT_ERROR = 12, CUT_FRACTION = 0.35;
-const EXPOSURE_STEP = 0.02;
+const EXPOSURE_STEP = 0.02, FLASH_STEP = 0.25, FLASH_FLOOR = 40;
 const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
 const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
@@ -369,6 +369,42 @@ function feather(a, w, h) {
   return out;
 }
 
+// Across a jump of brightness (the means differ by more than FLASH_STEP, both above
+// FLASH_FLOOR: a flash, which clips what is bright), the darker of `a` and `b` with its gray
+// levels mapped onto the brighter's (their histograms matched), so that the motion and the
+// trust compare like with like: { a } or { b }, the one replaced; null where no jump is (as
+// the CLI's stabilizer's matched_levels).
+function matchedLevels(a, b) {
+  const n = a.length;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  if (Math.min(ma, mb) <= FLASH_FLOOR || Math.abs(mb / ma - 1) <= FLASH_STEP) return null;
+  const [dark, bright] = ma < mb ? [a, b] : [b, a];
+  const level = (v) => clamp(Math.round(v), 0, 255);
+  const cdf = new Float64Array(256), ref = new Float64Array(256);
+  for (let i = 0; i < n; i++) {
+    cdf[level(dark[i])]++;
+    ref[level(bright[i])]++;
+  }
+  for (let k = 1; k < 256; k++) {
+    cdf[k] += cdf[k - 1];
+    ref[k] += ref[k - 1];
+  }
+  const lut = new Float32Array(256);
+  for (let k = 0, j = 0; k < 256; k++) { // the first level whose share reaches this one's
+    while (j < 255 && ref[j] < cdf[k]) j++;
+    lut[k] = j;
+  }
+  const lifted = new Float32Array(n);
+  for (let i = 0; i < n; i++) lifted[i] = lut[level(dark[i])];
+  return ma < mb ? { a: lifted } : { b: lifted };
+}
+
 // Trust of the field `flow` ([2, h, w], this frame -> `other`): 1 where `other` carried
 // matches `gray` within tol, 0 at twice that and outside the frame; and the mean difference.
 // A change of exposure is not a change of content: where the mean brightness differs by
@@ -531,8 +567,11 @@ export class PageStabilizer {
     this.prev = pyr;
     let flow = null, trust = null;
     if (key === this.key && prev) {
-      flow = motion(pyr, prev, f > 1);
-      const t = trustOf(gray, prev[0].g, flow, fw, fh, PHOTO_TOL);
+      // a flash is not a cut: across a jump of brightness, the two frames at the same levels
+      const same = matchedLevels(gray, prev[0].g);
+      const now = same?.a ? pyramid(same.a, fw, fh) : pyr, then = same?.b ? pyramid(same.b, fw, fh) : prev;
+      flow = motion(now, then, f > 1);
+      const t = trustOf(now[0].g, then[0].g, flow, fw, fh, PHOTO_TOL);
       let trusted = 0;
       for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
       if (t.error <= CUT_ERROR && trusted >= CUT_FRACTION * nf) trust = feather(unstrained(t.trust, flow, fw, fh), fw, fh);
