@@ -441,15 +441,18 @@ def tracks(path: Path) -> list[tuple]:
             if track[0] == "audio":
                 a = c.streams.audio[sum(t[0] == "audio" for t in out[:out.index(track)])]
                 track.append(round(sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate, 1))
-            else:  # (start s, end s, text) of each line; MP4 fills the gaps with empty samples
+            else:  # (start, end, text) of each line, in s from the first picture (a muxer may
+                # shift every stream alike); MP4 fills the gaps with empty samples
+                start = next(c.decode(video=0)).time
+                c.seek(0)
                 stream = c.streams.subtitles[0]
                 lines = []
                 for p in c.demux(stream):
                     for sub in (p.decode() if p.size else []):
                         text = sub.ass.decode().split(",", 8)[-1] if hasattr(sub, "ass") else ""
                         if text:
-                            lines.append((round(float(p.pts * p.time_base), 3),
-                                          round(float((p.pts + p.duration) * p.time_base), 3), text))
+                            lines.append((round(float(p.pts * p.time_base) - start, 3),
+                                          round(float((p.pts + p.duration) * p.time_base) - start, 3), text))
                 track.append(lines)
     return [tuple(t) for t in out]
 
@@ -482,6 +485,17 @@ def test_every_audio_track_and_the_subtitles_are_kept(tmp_path, out_ext, subtitl
     if subtitles:
         assert subs[0][2] == "eng"
         assert subs[0][5] == [(0.5, 1.0, "Hello"), (1.2, 1.8, "World")]  # each line at its time
+
+
+def test_mp4_subtitles_become_subrip_in_matroska(tmp_path):
+    """Matroska takes nearly any subtitles as they are, but not MP4's own mov_text."""
+    film = make_film(tmp_path / "film.mkv")
+    for src, dst in ((film, tmp_path / "film.mp4"), (tmp_path / "film.mp4", tmp_path / "again.mkv")):
+        with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+            for frame in reader:
+                writer.write(frame)
+    subs = [t for t in tracks(tmp_path / "again.mkv") if t[0] == "subtitle"]
+    assert [(t[1], t[2], t[5]) for t in subs] == [("subrip", "eng", [(0.5, 1.0, "Hello"), (1.2, 1.8, "World")])]
 
 
 def test_a_recording_cut_between_key_frames_keeps_its_sound_in_step(tmp_path):

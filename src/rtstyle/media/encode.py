@@ -37,7 +37,7 @@ _OUTPUT_FORMATS = {
     # QuickTime's muxer takes neither Opus nor FLAC (MP4's does): copying them failed the whole file
     ".mov": _OutputFormat("mov", "libx264", (_MP4_AUDIO - {"opus", "flac"}) |
                           {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_f32le"}, "aac", _FASTSTART, "mov_text"),
-    ".mkv": _OutputFormat("matroska", "libx264", None, "aac"),
+    ".mkv": _OutputFormat("matroska", "libx264", None, "aac", (), "subrip"),
     ".webm": _OutputFormat("webm", "libvpx-vp9", frozenset({"opus", "vorbis"}), "libopus", (), "webvtt"),
     # AVI counts chunks, it has no timestamps: FFmpeg's default shift of every stream past the
     # MP3 encoder's priming samples left an empty video chunk after the first frame (the
@@ -133,9 +133,9 @@ class VideoWriter:
     ``audio_from``: a media file whose audio tracks are carried over whole (all of them:
     a film's languages, a commentary), in sync with the first frame of its video, with
     their languages and titles; its subtitle tracks too: copied where the output format
-    takes their codec (Matroska takes them all), else text subtitles become MP4's
-    ``mov_text`` (.mp4, .m4v, .mov) or WebVTT (.webm); AVI and GIF take none, and picture
-    subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
+    takes their codec (Matroska takes nearly all), else text subtitles become MP4's
+    ``mov_text`` (.mp4, .m4v, .mov), WebVTT (.webm) or SubRip (.mkv); AVI and GIF take
+    none, and picture subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
     ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
     (:attr:`VideoReader.start`); default: where its video stream starts.
