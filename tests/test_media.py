@@ -634,11 +634,11 @@ def test_heic_photos_are_read_with_pillow_heif(tmp_path, monkeypatch):
     frame = read_image(tmp_path / "IMG_0001.HEIC")
     assert frame.shape == (H, W, 3) and np.abs(frame.astype(int) - pattern(0)).mean() < 8
     assert input_kind(tmp_path / "IMG_0001.HEIC") == "image"
-    media.images._heif_support.cache_clear()
+    media.images.heif_support.cache_clear()
     monkeypatch.setitem(__import__("sys").modules, "pillow_heif", None)  # not installed
     with pytest.raises(RtStyleError, match=r"need pillow-heif \(pip install 'rtstyle\[heif\]'\)"):
         read_image(tmp_path / "IMG_0001.HEIC")
-    media.images._heif_support.cache_clear()
+    media.images.heif_support.cache_clear()
 
 
 def test_output_formats_cover_the_output_extensions():

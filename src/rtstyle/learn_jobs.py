@@ -19,7 +19,7 @@ from PIL import Image
 
 from .errors import RtStyleError
 from .learn import LearnCancelled, LearnConfig, learn
-from .media.images import _heif_support
+from .media.images import heif_support
 from .styles import (
     Style,
     UserStyleExists,
@@ -144,7 +144,7 @@ class LearnJobs:
 def _check_picture(path: Path) -> None:
     """The upload decodes completely as an image of at most :data:`MAX_UPLOAD_PIXELS`
     (HEIC too, where pillow-heif is installed)."""
-    _heif_support()
+    heif_support()
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_UPLOAD_PIXELS:

@@ -32,8 +32,9 @@ _FORMATS_WITH_ALPHA = ("PNG", "WEBP", "TIFF", "AVIF")
 
 
 @functools.lru_cache(maxsize=1)
-def _heif_support() -> bool:
-    """Pillow reads HEIC/HEIF (an iPhone's photos) once pillow-heif registers its opener."""
+def heif_support() -> bool:
+    """Whether Pillow reads HEIC/HEIF (an iPhone's photos): pillow-heif registers its
+    opener on the first call (the browser page checks an uploaded painting with it too)."""
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
@@ -81,7 +82,7 @@ def read_image_with_alpha(path: PathLike) -> tuple[np.ndarray, np.ndarray | None
     """:func:`read_image`, and the image's alpha channel (HxW uint8) where it has any
     transparency (None where it is opaque)."""
     path = _input_file(path, "image")
-    if path.suffix.lower() in HEIF_EXTS and not _heif_support():
+    if path.suffix.lower() in HEIF_EXTS and not heif_support():
         raise RtStyleError(f"cannot read image {path}: HEIC/HEIF photos need pillow-heif "
                            "(pip install 'rtstyle[heif]')")
     try:
