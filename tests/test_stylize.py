@@ -93,6 +93,23 @@ def test_a_films_tracks_are_counted_in_json(tmp_path, model_path):
         assert [s.type for s in c.streams] == ["video", "audio", "audio", "subtitle"]
 
 
+@pytest.mark.parametrize("ext,muxer,codec", [(".h264", "h264", "libx264"), (".y4m", "yuv4mpegpipe", "rawvideo")])
+def test_raw_camera_streams_are_videos(tmp_path, model_path, ext, muxer, codec):
+    """A Raspberry Pi camera's raw H.264 stream (no container, no timestamps) and a Y4M
+    test sequence: stylized like any video, to an MP4 beside them."""
+    src = tmp_path / f"cam{ext}"
+    with av.open(str(src), "w", format=muxer) as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(make_photo(48, 64, i), format="rgb24")))
+        c.mux(s.encode())
+    r = run_cli("stylize", "--model", model_path, "--input", src, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["output"] == str(tmp_path / "cam_stylized.mp4")
+    assert probe(tmp_path / "cam_stylized.mp4")["frames"] == 10
+
+
 def test_video_image_size_rounds_to_even(tmp_path, model_path, clip):
     out = tmp_path / "small.mkv"
     assert main(["stylize", "--model", str(model_path), "--input", str(clip), "--output", str(out),

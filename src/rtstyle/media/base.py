@@ -15,9 +15,12 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"
               ".heic", ".heif"}  # HEIC/HEIF (an iPhone's photos) need pillow-heif: rtstyle[heif]
 #: Image files that can be written; a photo of another kind is written as JPEG.
 IMAGE_OUTPUT_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".avif"}
-#: Video files that can be read (anything FFmpeg demuxes; GIFs count as videos).
+#: Video files that can be read (anything FFmpeg demuxes; GIFs count as videos): also a
+#: camera's raw H.264/H.265 stream (a Raspberry Pi's, a DVR's), a DVD's VOB, broadcast MXF,
+#: uncompressed Y4M test sequences.
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif",
-              ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"}
+              ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv",
+              ".h264", ".264", ".h265", ".265", ".hevc", ".vob", ".mxf", ".y4m", ".asf", ".3g2", ".m2v"}
 #: Video files that :class:`~rtstyle.media.VideoWriter` can write (a subset of ``VIDEO_EXTS``).
 VIDEO_OUTPUT_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif"}
 
