@@ -108,6 +108,11 @@ def test_raw_camera_streams_are_videos(tmp_path, model_path, ext, muxer, codec):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["output"] == str(tmp_path / "cam_stylized.mp4")
     assert probe(tmp_path / "cam_stylized.mp4")["frames"] == 10
+    # the rate a raw stream does not record (a Pi camera films at 30): --fps
+    r = run_cli("stylize", "--model", model_path, "--input", src, "--fps", "30", "--output", tmp_path / "at30.mp4")
+    assert r.returncode == 0, r.stderr
+    info = probe(tmp_path / "at30.mp4")
+    assert info["frames"] == 10 and info["fps"] == 30
 
 
 def test_video_image_size_rounds_to_even(tmp_path, model_path, clip):

@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(s)
     s.add_argument("--strength", type=_number(0.0, 1.0), default=1.0,
                    help="0-1: blend the stylized frame with the original (default: 1, fully stylized)")
+    s.add_argument("--fps", type=_number(0.1, 1000.0), default=None,
+                   help="video: the input's frame rate, for a stream that records none (a camera's raw .h264, "
+                        "which is otherwise read at 25 fps); the frames' own times are then ignored")
     s.add_argument("--preserve-color", action="store_true",
                    help="keep the original's colours: stylized lightness only (in CIELAB)")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
@@ -418,7 +421,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args))
     summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,
-                                     phase_lock=_phase_lock(args, stabilizer))
+                                     phase_lock=_phase_lock(args, stabilizer), fps=args.fps)
     session = getattr(stylizer.backend, "session", None)  # ONNX Runtime's (PyTorch: None)
     summary["network_threads"] = session.get_session_options().intra_op_num_threads if session else None
     return _with_temporal(summary, stabilizer)

@@ -143,7 +143,8 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                   pipelined: bool = True, queue_size: int = 4,
-                  postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None) -> dict[str, Any]:
+                  postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None,
+                  fps: float | None = None) -> dict[str, Any]:
     """Decode, stylize and encode a video; keeps frame count, frame rate (each frame's own
     time, where the source records at a variable rate), every audio track, and the
     subtitle tracks the output format takes (see :class:`~rtstyle.media.VideoWriter`).
@@ -158,6 +159,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     the content when the camera pans (the network's own flicker on a pan falls to about 40%);
     its motion is measured in the decoding thread too.
 
+    ``fps``: the source's frame rate where it records none (see :class:`~rtstyle.media.VideoReader`).
+
     ``pipelined``: decoding (with resizing) and encoding run in their own threads,
     joined to the stylizer by bounded queues of ``queue_size`` frames, so the three
     stages overlap while memory stays flat."""
@@ -165,7 +168,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     t0 = time.perf_counter()
     frames = 0
     split = _in_halves(postprocess)
-    with VideoReader(src) as reader, \
+    with VideoReader(src, fps=fps) as reader, \
             VideoWriter(dst, fps=reader.fps, audio_from=src, audio_start=reader.start) as writer:
         size = stylizer.image_size
 

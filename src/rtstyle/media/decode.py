@@ -43,6 +43,9 @@ class VideoReader:
     """Decode a video file to RGB frames, display rotation applied, in square pixels; HDR
     video (PQ or HLG) comes out as SDR BT.709 (:mod:`rtstyle.media.hdr`).
 
+    ``fps``: the frame rate to read it at, for a stream that records none (a camera's raw
+    ``.h264``, which FFmpeg reads at 25); the frames are then timed at that constant rate.
+
     Attributes: ``path``, ``width`` and ``height`` (as displayed: after rotation, and with
     the stream's pixel aspect ratio applied, e.g. a PAL 720x576 stream of pixels 16/15 as wide
     as tall comes out 768x576, its 4:3), ``fps``
@@ -60,7 +63,7 @@ class VideoReader:
     copy in step with its audio.
     """
 
-    def __init__(self, path: PathLike):
+    def __init__(self, path: PathLike, fps: float | Fraction | None = None):
         self.path = _input_file(path, "video")
         try:
             self._container = av.open(str(self.path), metadata_errors="ignore")
@@ -83,6 +86,8 @@ class VideoReader:
             self.has_audio = bool(self._container.streams.audio)
             self.fps = next((r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate)
                              if r and 0 < r < 1000), Fraction(30))
+            if fps is not None:  # the rate a raw stream does not record: frame n at n/fps
+                self.fps, self._timed = Fraction(fps).limit_denominator(1001), False
             # Decode the first frame now: it proves the file decodes and tells the
             # rotation, hence the displayed size, and where the pictures start.
             self.start: Fraction | None = None
