@@ -540,6 +540,37 @@ def test_a_recording_cut_between_key_frames_keeps_its_sound_in_step(tmp_path):
     assert abs(sound_beep - pictures_flash) < 0.03  # within a frame (AAC's priming taken off)
 
 
+def test_damaged_sound_is_left_out_not_the_whole_video(tmp_path):
+    """A recording with a few damaged AAC packets, stylized to WebM (the sound re-encoded
+    to Opus): the damaged moments are left out, as a player leaves them; before, the
+    decoder's error failed the whole file at its end."""
+    src = make_clip(tmp_path / "damaged.mkv", "aac")
+    with av.open(str(src)) as c:
+        packets = [(p.stream.type, p, bytes(p)) for p in c.demux() if p.size]
+    with av.open(str(tmp_path / "src.mkv"), "w") as out, av.open(str(src)) as c:
+        streams = {"video": out.add_stream_from_template(c.streams.video[0]),
+                   "audio": out.add_stream_from_template(c.streams.audio[0])}
+        k = 0
+        for kind, p, data in packets:
+            if kind == "audio":
+                k += 1
+                if k in (10, 11, 20):  # three packets of noise
+                    q = av.Packet(np.random.default_rng(k).integers(0, 255, len(data), dtype=np.uint8).tobytes())
+                    q.pts, q.dts, q.duration, q.time_base = p.pts, p.dts, p.duration, p.time_base
+                    p = q
+            p.stream = streams[kind]
+            out.mux(p)
+    dst = tmp_path / "out.webm"
+    with VideoReader(tmp_path / "src.mkv") as reader, \
+            VideoWriter(dst, fps=reader.fps, audio_from=tmp_path / "src.mkv") as writer:
+        for frame in reader:
+            writer.write(frame)
+    assert writer.damaged >= 1
+    got = probe(dst)
+    assert got["frames"] == FRAMES and got["audio"] == "opus"
+    assert got["audio_seconds"] > FRAMES / FPS - 0.2  # three packets of 1024 samples, at most, missing
+
+
 def test_audio_is_interleaved(tmp_path, clips):
     dst = tmp_path / "out.mp4"
     with VideoReader(clips["pcm"]) as reader, VideoWriter(dst, reader.fps, audio_from=clips["pcm"]) as writer:

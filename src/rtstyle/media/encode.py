@@ -299,6 +299,12 @@ class VideoWriter:
         # atomic_output deletes its temporary file when its block raises: tell it so.
         self._output.__exit__(_Aborted, _Aborted(), None)
 
+    @property
+    def damaged(self) -> int:
+        """Packets of the source's tracks that would not decode for re-encoding, left out
+        (a damaged recording's sound: a moment of it is missing, not the whole file)."""
+        return sum(track.damaged for track in self._tracks)
+
     def _close_tracks(self) -> None:
         for track in self._tracks:
             track.close()

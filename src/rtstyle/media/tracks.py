@@ -72,6 +72,7 @@ class _SourceTrack:
         self._mode = ""  # "copy", "audio" (re-encoded) or "text" (subtitles converted)
         self._pending: av.Packet | None = None
         self._packets: Iterator[av.Packet] | None = None
+        self.damaged = 0  # packets that would not decode, left out
 
     @property
     def carried(self) -> bool:
@@ -181,7 +182,7 @@ class _SourceTrack:
             packet.stream = self._out
             output.mux(packet)
             return
-        for frame in packet.decode():
+        for frame in self._decoded(packet):
             if frame.pts is not None:
                 frame.pts -= self._shift
                 if frame.pts * frame.time_base + Fraction(frame.samples, frame.sample_rate) < 0:
@@ -196,7 +197,7 @@ class _SourceTrack:
         if end <= 0:
             return  # gone before the first video frame
         start = max(0, start)
-        for sub in packet.decode():
+        for sub in self._decoded(packet):
             if not hasattr(sub, "ass"):
                 continue
             out = self._out.codec_context.encode_subtitle(SubtitleSet.create(sub.ass, 0, end - start, start))
@@ -204,6 +205,16 @@ class _SourceTrack:
             out.pts = out.dts = start
             out.duration = end - start
             output.mux(out)
+
+    def _decoded(self, packet: av.Packet) -> list:
+        """What ``packet`` decodes to; nothing where it is damaged (a dropped byte of a
+        broadcast capture or a dashcam's file): that moment's sound or line is left out, as
+        a player leaves it, rather than the whole stylized video failing at its end."""
+        try:
+            return packet.decode()
+        except av.FFmpegError:
+            self.damaged += 1
+            return []
 
     def close(self) -> None:
         self._in.close()
