@@ -742,8 +742,8 @@ def test_decode_errors_mid_stream_become_rtstyle_errors(clips):
     reader = VideoReader(clips["aac"])
     real = reader._container
 
-    class Failing:  # the container's decoder failing after the first frame
-        def decode(self, *args):
+    class Failing:  # the container failing after the first frame
+        def demux(self, *args):
             raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
 
         def close(self):
@@ -754,6 +754,30 @@ def test_decode_errors_mid_stream_become_rtstyle_errors(clips):
     with pytest.raises(RtStyleError, match="cannot decode video .*aac.mp4"):
         list(reader)
     reader.close()
+
+
+@pytest.mark.parametrize("codec,muxer,ext", [("mpeg4", "avi", ".avi"), ("libvpx-vp9", "webm", ".webm")])
+def test_damaged_video_packets_are_left_out(tmp_path, codec, muxer, ext):
+    """Two packets of noise in the middle of an MPEG-4 AVI or a VP9 WebM (a bad sector, a
+    dropped byte): their frames are left out, as a player skips them; before, the
+    decoder's error ended the whole stylization there, its work lost."""
+    path = tmp_path / f"damaged{ext}"
+    with av.open(str(path), "w", format=muxer) as c:
+        v = c.add_stream(codec, rate=FPS)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        packets = []
+        for i in range(FRAMES):
+            packets += v.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24"))
+        packets += v.encode()
+        for k, p in enumerate(packets):
+            if k in (8, 16):
+                q = av.Packet(np.random.default_rng(k).integers(0, 255, p.size, dtype=np.uint8).tobytes())
+                q.pts, q.dts, q.duration, q.time_base, q.stream = p.pts, p.dts, p.duration, p.time_base, v
+                p = q
+            c.mux(p)
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert 1 <= reader.damaged <= 2 and FRAMES - 2 <= len(frames) < FRAMES
 
 
 # --------------------------------------------------------------------------- cameras, display

@@ -50,7 +50,8 @@ class VideoReader:
     the stream's pixel aspect ratio applied, e.g. a PAL 720x576 stream of pixels 16/15 as wide
     as tall comes out 768x576, its 4:3), ``fps``
     (a Fraction: the stream's average rate), ``frame_count`` (from the header or estimated
-    from the duration; 0 when unknown), ``has_audio``, ``start`` (the first frame's time on
+    from the duration; 0 when unknown), ``has_audio``, ``damaged`` (packets that would
+    not decode, left out), ``start`` (the first frame's time on
     the file's clock, in seconds, or None where it has none: a recording cut anywhere but
     at a key frame starts pictures later than its stream, and its sound is kept in step
     from there). Iterate once::
@@ -91,6 +92,7 @@ class VideoReader:
             # Decode the first frame now: it proves the file decodes and tells the
             # rotation, hence the displayed size, and where the pictures start.
             self.start: Fraction | None = None
+            self.damaged = 0
             self._frames = self._decode()
             first = next(self._frames, None)
             if first is None:
@@ -124,13 +126,25 @@ class VideoReader:
             return 0
         return max(0, round(seconds * float(self.fps)))
 
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """The stream's frames; a packet that will not decode (damaged: a dropped byte of a
+        capture, a bad sector) is left out and counted in :attr:`damaged`, as a player skips
+        it, rather than ending the video there. A file the demuxer cannot read on fails."""
+        for packet in self._container.demux(self._stream):
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                self.damaged += 1
+                continue
+            yield from frames
+
     def _progressive(self) -> Iterator[tuple[av.VideoFrame, av.VideoFrame]]:
         """``(frame, source)``: the decoded frames, deinterlaced from the first interlaced one
         on (camcorders' and broadcast's 50i/60i: woven fields would be stylized as combs), one
         frame out for each in, at its time; ``source``: the latest decoded frame, whose
         rotation and colour tags hold (the filter may drop them)."""
         graph = None
-        for frame in self._container.decode(self._stream):
+        for frame in self._decoded():
             if graph is None and frame.interlaced_frame:
                 graph = av.filter.Graph()
                 chain = [graph.add_buffer(template=self._stream),
