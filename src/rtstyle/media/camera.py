@@ -50,23 +50,27 @@ class Camera:
         self._closed = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        lost = None  # when the frames stopped coming: reopened streams must bring one by the deadline
         while True:
             ok, bgr = self._cap.read() if self._cap.isOpened() else (False, None)
             if not ok or bgr is None:
-                if not (self.is_stream and self._reopen()):
+                lost = time.monotonic() if lost is None else lost
+                if not (self.is_stream and self._reopen(lost + self.reconnect)):
                     self.ended = "the file ended" if self.is_file else \
                         f"no frame for {self.reconnect:g} s" if self.is_stream else "the camera stopped sending frames"
                     return
                 continue
+            lost = None
             if bgr.ndim == 2:
                 yield cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
             else:
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB if bgr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
-    def _reopen(self) -> bool:
-        """Open the dropped stream again, trying for up to :attr:`reconnect` seconds."""
+    def _reopen(self, deadline: float) -> bool:
+        """Open the dropped stream again, trying until ``deadline`` (:func:`time.monotonic`):
+        :attr:`reconnect` seconds after the last frame, so a stream that opens and then
+        sends nothing does not keep a session waiting for ever."""
         self._cap.release()
-        deadline = time.monotonic() + self.reconnect
         while time.monotonic() < deadline and not self._closed:
             cap = _open(self._source)
             if cap is not None:
