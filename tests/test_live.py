@@ -167,7 +167,7 @@ def ip_camera():
         yield url
 
 
-def test_a_dropped_stream_is_opened_again(tmp_path, model_path):
+def test_a_dropped_stream_is_opened_again(tmp_path, model_path, capfd):
     """An IP camera whose connection drops (Wi-Fi, a restart) comes back: the session goes
     on with its frames (before, it ended at the first drop), and ends, saying why, once the
     camera stays away."""
@@ -183,6 +183,7 @@ def test_a_dropped_stream_is_opened_again(tmp_path, model_path):
                                           output=tmp_path / "rec.mp4", show=False, progress=False,
                                           keys=lambda: [], say=said.append, reconnect=1.0)
     assert summary["reconnects"] == 1 and said[-1] == f"{url}: no frame for 1 s; the session ends"
+    assert "Stream ends prematurely" not in capfd.readouterr().err  # FFmpeg's own lines stay out
 
 
 def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, model_path, ip_camera):

@@ -92,7 +92,11 @@ class Camera:
 
 
 def _open(source: int | str) -> cv2.VideoCapture | None:
-    """An opened capture of ``source``, or None."""
+    """An opened capture of ``source``, or None. OpenCV's FFmpeg is told to keep quiet (read
+    on its first capture; a level the user set stays): what fails is said in one line of
+    ours, and a stream that drops printed FFmpeg's own lines into a live session at each
+    try to reopen it ("Stream ends prematurely at 735, should be 18446744073709551615")."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     cap = _quietly(cv2.VideoCapture, source)
     if cap.isOpened():
         return cap
