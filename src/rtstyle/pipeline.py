@@ -32,6 +32,7 @@ from .media import (
     list_images,
     read_image_with_alpha,
     resize_shorter,
+    resize_to,
     write_image,
 )
 from .phaselock import PhaseLock
@@ -99,8 +100,7 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray
     out = stylizer.stylize_frame(frame)
     seconds = time.perf_counter() - t0
     if alpha is not None and alpha.shape != out.shape[:2]:  # --image-size
-        shrink = out.shape[0] < alpha.shape[0]
-        alpha = cv2.resize(alpha, out.shape[1::-1], interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
     write_image(dst, out, alpha)
     return out, seconds
 

@@ -7,12 +7,12 @@ from typing import Iterator
 
 import av
 import av.filter
-import cv2
 import numpy as np
 
 from ..errors import RtStyleError
 from . import hdr
 from .base import PathLike, _input_file, _main_video, _reason
+from .images import resize_to
 
 
 def _rotate(frame: np.ndarray, degrees: float) -> np.ndarray:
@@ -26,8 +26,7 @@ def _square_pixels(frame: np.ndarray, sar: Fraction) -> np.ndarray:
     """A frame stored with non-square pixels (``sar``: a pixel's width over its height;
     PAL DV's 720x576 is shown at 4:3 with 16/15) resampled to square ones, its height kept."""
     h, w = frame.shape[:2]
-    width = max(1, round(w * sar))
-    return cv2.resize(frame, (width, h), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_CUBIC)
+    return resize_to(frame, (h, max(1, round(w * sar))))
 
 
 def _pulled(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
@@ -163,12 +162,11 @@ class VideoReader:
             yield from ((out, frame) for out in _pulled(graph))
 
     def _decode(self) -> Iterator[tuple[np.ndarray, Fraction | None]]:
-        start = None
         try:
             for frame, source in self._progressive():
                 t = frame.pts * frame.time_base if self._timed and frame.pts is not None and frame.time_base else None
-                if start is None and t is not None:
-                    start = self.start = t
+                if self.start is None and t is not None:
+                    self.start = t
                 if hdr.is_hdr(source.color_trc):  # HDR (a phone's HLG, HDR10's PQ): to SDR BT.709
                     image = hdr.to_sdr(frame.to_ndarray(format="rgb48le"), source.color_trc,
                                        bt2020=source.color_primaries == hdr.BT2020)
@@ -176,7 +174,7 @@ class VideoReader:
                     image = frame.to_ndarray(format="rgb24")
                 if self._sar is not None:
                     image = _square_pixels(image, self._sar)
-                yield _rotate(image, source.rotation), (t - start if t is not None and start is not None else None)
+                yield _rotate(image, source.rotation), (t - self.start if t is not None else None)
         except av.FFmpegError as e:
             raise RtStyleError(f"cannot decode video {self.path}: {_reason(e)}") from None
 

@@ -16,6 +16,7 @@ from PIL import Image
 from ..errors import RtStyleError
 from ..fileio import atomic_output
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
+from .images import resize_to
 from .tracks import source_tracks
 
 
@@ -98,8 +99,7 @@ def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     sh, sw = max(1, min(h, round(fh * scale))), max(1, min(w, round(fw * scale)))
     out = np.zeros((h, w, 3), np.uint8)
     y, x = (h - sh) // 2, (w - sw) // 2
-    out[y:y + sh, x:x + sw] = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1
-                                         else cv2.INTER_LINEAR)
+    out[y:y + sh, x:x + sw] = resize_to(frame, (sh, sw), enlarge=cv2.INTER_LINEAR)
     return out
 
 

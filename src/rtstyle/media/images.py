@@ -177,5 +177,12 @@ def resize_shorter(frame: np.ndarray, size: int | None, multiple: int = 1) -> np
     th, tw = _round_to(th, multiple), _round_to(tw, multiple)
     if (th, tw) == (h, w):
         return frame
-    shrinking = th <= h and tw <= w
-    return cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return resize_to(frame, (th, tw))
+
+
+def resize_to(frame: np.ndarray, size: tuple[int, int], enlarge: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """``frame`` resized to ``size`` = (h, w): by area where it shrinks (no aliasing), else
+    by ``enlarge``."""
+    h, w = frame.shape[:2]
+    shrinking = size[0] <= h and size[1] <= w
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrinking else enlarge)
