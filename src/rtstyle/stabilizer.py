@@ -103,9 +103,9 @@ def matched_levels(gray: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.
 STRIP = 64  # rows of the full-resolution texture work done at a time
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
 # a jump of the mean brightness from one frame to the next (as a ratio) that DIS's flow does not
-# survive (a flash: its patches' contrast changes, not only their mean), so the previous frame's
-# levels are first matched to this one's; only above FLASH_FLOOR gray levels, as a fade's last
-# frames are too dark to match (docs/benchmarks.md, "A flash is not a cut")
+# survive (a flash: its patches' contrast changes, not only their mean), so the darker frame's
+# levels are first matched to the brighter's (matched_levels); only above FLASH_FLOOR gray
+# levels, as a fade's last frames are too dark to match (docs/benchmarks.md, "A flash is not a cut")
 FLASH_STEP = 0.25
 FLASH_FLOOR = 40.0
 NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
