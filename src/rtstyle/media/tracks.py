@@ -6,6 +6,7 @@ WebM's WebVTT), in sync, with their languages and titles."""
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import av
@@ -50,11 +51,11 @@ class _SourceTrack:
     format cannot copy them. Timestamps are shifted so the source's first video frame is
     time 0, as it is in the output: ``start`` is that frame's time on the source's clock
     (s; None: where its video stream starts, which is where the pictures start unless the
-    first frames cannot be decoded). Each track reads the file on its own."""
+    first frames cannot be decoded). Each track reads the file on its own (``path``:
+    checked by :func:`source_tracks`)."""
 
-    def __init__(self, path: PathLike, kind: str = "audio", index: int = 0,
+    def __init__(self, path: Path, kind: str = "audio", index: int = 0,
                  start: Fraction | float | None = None):
-        path = _input_file(path, "audio source")
         try:
             self._in = av.open(str(path), metadata_errors="ignore")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
