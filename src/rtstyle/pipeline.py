@@ -200,7 +200,8 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     seconds = time.perf_counter() - t0
     return {"input": str(src), "output": str(dst), "kind": "video", "frames": frames, "fps": float(reader.fps),
             "audio": reader.has_audio, "audio_tracks": writer.tracks["audio"],
-            "subtitle_tracks": writer.tracks["subtitle"], "damaged_packets_left_out": reader.damaged + writer.damaged, "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
+            "subtitle_tracks": writer.tracks["subtitle"], "damaged_packets_left_out": reader.damaged + writer.damaged,
+            "seconds": round(seconds, 3), "throughput_fps": round(frames / seconds, 2),
             "phase_lock_moves": phase_lock.moves if phase_lock is not None else None, "peak_rss_mb": peak_rss_mb()}
 
 
