@@ -76,6 +76,19 @@ def _moments(state: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     return {n: (opt["state"][i]["exp_avg"], opt["state"][i]["exp_avg_sq"]) for n, i in zip(names, index, strict=True)}
 
 
+def _one_process(cfg) -> Trainer:
+    """A :class:`Trainer` for ``cfg`` run in this process with one thread, the arithmetic of
+    each torchrun rank (``OMP_NUM_THREADS=1``); the thread count is restored."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer = Trainer(cfg)
+        trainer.run()
+    finally:
+        torch.set_num_threads(threads)
+    return trainer
+
+
 def _assert_same_step(got: dict, want: dict, m_before: dict | None = None) -> None:
     """Two checkpoints took the same optimizer step from the same state: the same gradient.
 
@@ -127,16 +140,14 @@ def test_two_process_gloo_run_matches_one_process_and_resumes(tmp_path, content_
     first = ddp(out, 1)
     line = next(line for line in first["stderr"].splitlines() if line.startswith("training "))
     assert "world size 2" in line and "gloo" in line and "2 images per step" in line, line
-    ref = Trainer(one(tmp_path / "one", max_steps=1))
-    ref.run()
+    ref = _one_process(one(tmp_path / "one", max_steps=1))
     _assert_same_step(first["state"], ref.training_state())
 
     assert "resuming at step 1" in ddp(out, 3, "--resume")["stderr"]  # preempted mid-epoch
     at_3 = shutil.copy(out / "checkpoint.pth", tmp_path / "at-3.pth")
     last = ddp(out, 4, "--resume")  # into epoch 2
     assert "resuming at step 3" in last["stderr"]
-    ref = Trainer(one(tmp_path / "one-resumed", max_steps=4, resume=str(at_3)))
-    ref.run()
+    ref = _one_process(one(tmp_path / "one-resumed", max_steps=4, resume=str(at_3)))
     _assert_same_step(last["state"], ref.training_state(), m_before=_moments(_load(at_3)))
 
     straight = ddp(tmp_path / "straight", 4)["state"]
