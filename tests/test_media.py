@@ -498,6 +498,33 @@ def test_mp4_subtitles_become_subrip_in_matroska(tmp_path):
     assert [(t[1], t[2], t[5]) for t in subs] == [("subrip", "eng", [(0.5, 1.0, "Hello"), (1.2, 1.8, "World")])]
 
 
+@pytest.mark.parametrize("out_ext", [".mp4", ".mov", ".mkv"])
+def test_a_phone_videos_date_place_and_camera_are_kept(tmp_path, out_ext):
+    """A stylized phone video keeps when and where it was filmed, and on what (a gallery
+    sorts and maps it by these), Apple's own keys included; the source's encoder tag is not
+    carried (the output is not its encoder's work)."""
+    src = tmp_path / "phone.mov"
+    tags = {"creation_time": "2012-11-26T23:33:37.000000Z", "location": "+37.7899-122.4221/", "make": "Apple",
+            "model": "iPhone 5", "title": "Coin", "com.apple.quicktime.location.ISO6709": "+37.7899-122.4221+081.120/"}
+    with av.open(str(src), "w", options={"movflags": "+use_metadata_tags"}) as c:
+        c.metadata.update({**tags, "encoder": "6.0.1"})
+        v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        for i in range(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24")))
+        c.mux(v.encode())
+    dst = tmp_path / f"out{out_ext}"
+    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src) as writer:
+        for frame in reader:
+            writer.write(frame)
+    with av.open(str(dst)) as c:
+        got = {k.lower(): v for k, v in c.metadata.items()}  # (Matroska's tags are upper-case)
+    want = {k.lower(): v for k, v in tags.items() if k != "location"}
+    assert {k: got.get(k) for k in want} == want
+    assert got["location"].startswith("+37.7899-122.4221")  # (MP4 writes the altitude its own way)
+    assert got["encoder"].startswith("Lavf")
+
+
 def test_a_recording_cut_between_key_frames_keeps_its_sound_in_step(tmp_path):
     """A TV recording or a stream cut anywhere: its first frames lean on a key frame that is
     not in the file, so the pictures start later than its video stream does. The sound must

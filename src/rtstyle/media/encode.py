@@ -17,7 +17,7 @@ from ..errors import RtStyleError
 from ..fileio import atomic_output
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
 from .images import resize_to
-from .tracks import source_tracks
+from .tracks import source_tags, source_tracks
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,10 @@ class VideoWriter:
     ``mov_text`` (.mp4, .m4v, .mov), WebVTT (.webm) or SubRip (.mkv); AVI and GIF take
     none, and picture subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
+    And its tags (:func:`~rtstyle.media.tracks.source_tags`): the date and place it was
+    filmed, the camera, its title, as far as the output format holds them (MP4 and MOV
+    all of them, Apple's and Android's own keys included; Matroska and WebM all; AVI its
+    date and title).
     ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
     (:attr:`VideoReader.start`); default: where its video stream starts.
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
@@ -176,6 +180,7 @@ class VideoWriter:
         self._stream = None
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
         self._tracks = source_tracks(audio_from, audio_start) if audio_from is not None else []
+        self._tags = source_tags(audio_from) if audio_from is not None else {}
         #: the source's tracks carried into the output, by kind (set when the first frame is written)
         self.tracks = {"audio": 0, "subtitle": 0}
         try:
@@ -189,7 +194,13 @@ class VideoWriter:
     # -- writing
     def _open(self, height: int, width: int) -> None:
         fmt = self._fmt
-        self._container = av.open(str(self._tmp), mode="w", format=fmt.muxer, container_options=dict(fmt.options))
+        options = dict(fmt.options)
+        if fmt.muxer in ("mp4", "mov") and any("." in key for key in self._tags):
+            # keys named by domain (com.apple.quicktime.location.ISO6709, where Apple's Photos
+            # reads the place) have no atom of their own: written as QuickTime metadata keys
+            options["movflags"] = options.get("movflags", "") + "+use_metadata_tags"
+        self._container = av.open(str(self._tmp), mode="w", format=fmt.muxer, container_options=options)
+        self._container.metadata.update(self._tags)
         try:
             stream = self._container.add_stream(self.codec, rate=self.fps,
                                                 options=_video_options(self.codec, self.crf))

@@ -1,7 +1,8 @@
 """A source's sound and subtitles carried into a video being written: every audio track
 (copied, or re-encoded where the output format does not take its codec) and every subtitle
 track (copied, or text subtitles converted to the format's own kind: MP4's ``mov_text``,
-WebM's WebVTT), in sync, with their languages and titles."""
+WebM's WebVTT), in sync, with their languages and titles; and the file's own tags (when
+and where it was filmed, on what, its title: :func:`source_tags`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from .encode import _OutputFormat
 
 _KEPT_METADATA = ("language", "title")  # what a player's track menu shows
+# a file's tags that describe how it was encoded, not what it holds: the output's muxer writes its own
+_ENCODING_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "software"})
 _KEPT_DISPOSITION = ("default", "forced", "hearing_impaired", "visual_impaired", "comment", "dub", "original")
 
 
@@ -41,6 +44,20 @@ def source_tracks(path: PathLike, start: Fraction | float | None = None) -> list
             track.close()
         raise
     return tracks
+
+
+def source_tags(path: PathLike) -> dict[str, str]:
+    """The tags of the file ``path`` to carry into an output made from it: when it was
+    filmed (``creation_time``, ``date``), where (``location``, Apple's ISO 6709 key), on
+    what (``make``, ``model``), its title, comment, artist...; not those that describe how it
+    was encoded (:data:`_ENCODING_TAGS`, with their ``-eng`` variants). A phone's video keeps
+    its date and place in a gallery. Empty where there are none or the file cannot be read."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            tags = dict(c.metadata)
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        return {}
+    return {k: v for k, v in tags.items() if v and k.split("-")[0].lower() not in _ENCODING_TAGS}
 
 
 class _SourceTrack:
