@@ -275,6 +275,39 @@ def test_a_transparent_image_keeps_its_transparency(tmp_path, model_path):
     assert Image.open(tmp_path / "flat.jpg").mode == "RGB"
 
 
+def test_a_phone_photos_exif_and_colour_profile_are_kept(tmp_path, model_path):
+    """The stylized copy of a phone photo keeps when and where it was taken and the camera
+    (a gallery sorts and maps it with the original), and its colour profile; not the
+    rotation (applied to the pixels) nor the stale picture size. A CMYK profile does not
+    follow into the RGB copy."""
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif.update({0x010F: "Apple", 0x0110: "iPhone 6", 0x0132: "2019:04:14 13:46:10", 0x0112: 6})
+    exif.get_ifd(0x8769).update({0x9003: "2019:04:14 13:46:10", 0xA002: 56, 0xA003: 40})
+    exif.get_ifd(0x8825).update({1: "N", 2: (50.0, 52.0, 44.0), 3: "E", 4: (4.0, 42.0, 3.0)})
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(make_photo(40, 56, 5)).save(tmp_path / "phone.jpg", exif=exif.tobytes(), icc_profile=srgb)
+    m = str(model_path)
+    for ext in (".jpg", ".png", ".webp"):
+        out = tmp_path / f"out{ext}"
+        assert main(["stylize", "--model", m, "--input", str(tmp_path / "phone.jpg"), "--output", str(out),
+                     "--image-size", "20"]) == 0
+        img = Image.open(out)
+        got = img.getexif()
+        assert img.size == (20, 28)  # turned by its orientation, then resized
+        assert (got.get(0x010F), got.get(0x0110), got.get(0x0132)) == ("Apple", "iPhone 6", "2019:04:14 13:46:10"), ext
+        assert got.get_ifd(0x8769).get(0x9003) == "2019:04:14 13:46:10"
+        assert got.get_ifd(0x8825).get(2) == (50.0, 52.0, 44.0)
+        assert 0x0112 not in got and 0xA002 not in got.get_ifd(0x8769)  # not turned twice; no stale size
+        assert img.info.get("icc_profile") == srgb, ext
+    cmyk = np.full((24, 32, 4), 60, np.uint8)
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "print.jpg", icc_profile=srgb[:16] + b"CMYK" + srgb[20:])
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "print.jpg"), "--output",
+                 str(tmp_path / "print_out.jpg")]) == 0
+    assert "icc_profile" not in Image.open(tmp_path / "print_out.jpg").info
+
+
 def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
     """The user's original is never overwritten: the same file, an image written into its
     own folder under its own name, the same folder, a video played as the camera."""

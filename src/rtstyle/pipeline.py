@@ -29,6 +29,7 @@ from .media import (
     Window,
     display_available,
     draw_fps,
+    image_tags,
     list_images,
     read_image_with_alpha,
     resize_shorter,
@@ -93,15 +94,16 @@ def _in_folder(src: Path, dst: Path) -> Path:
 
 
 def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray, float]:
-    """Stylize one image file into ``dst``: its transparency (a logo, a sticker) kept where
-    ``dst``'s format has it. The stylized frame and the network's seconds."""
+    """Stylize one image file into ``dst``: its transparency (a logo, a sticker), its EXIF
+    (date, place, camera) and colour profile kept where ``dst``'s format has them. The
+    stylized frame and the network's seconds."""
     frame, alpha = read_image_with_alpha(src)
     t0 = time.perf_counter()
     out = stylizer.stylize_frame(frame)
     seconds = time.perf_counter() - t0
     if alpha is not None and alpha.shape != out.shape[:2]:  # --image-size
         alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
-    write_image(dst, out, alpha)
+    write_image(dst, out, alpha, image_tags(src))
     return out, seconds
 
 

@@ -29,6 +29,10 @@ _IMAGE_WRITERS: dict[str, tuple[str, dict]] = {
 HEIF_EXTS = (".heic", ".heif")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _FORMATS_WITH_ALPHA = ("PNG", "WEBP", "TIFF", "AVIF")
+# the photo's tags (image_tags) each format keeps: Pillow's TIFF writer (libtiff, compressed)
+# fails on EXIF's sub-IFDs, so a TIFF keeps the colour profile only; BMP neither
+_FORMAT_TAGS = {"JPEG": ("exif", "icc_profile"), "PNG": ("exif", "icc_profile"), "WEBP": ("exif", "icc_profile"),
+                "AVIF": ("exif", "icc_profile"), "TIFF": ("icc_profile",)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,11 +104,43 @@ def read_image_with_alpha(path: PathLike) -> tuple[np.ndarray, np.ndarray | None
         raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
 
 
-def write_image(path: PathLike, frame: np.ndarray, alpha: np.ndarray | None = None) -> None:
+_ORIENTATION = 0x0112  # EXIF tags: the display rotation (applied by read_image)
+_PIXEL_SIZE = (0xA002, 0xA003)  # the picture's width and height, in the Exif IFD (stale once resized)
+
+
+def image_tags(path: PathLike) -> dict[str, bytes]:
+    """What a copy of the photo ``path`` made by stylizing it should keep (Pillow's save
+    options ``exif`` and ``icc_profile``): its EXIF (when and where it was taken, the
+    camera: a gallery sorts and maps the stylized copy with the original), without the
+    orientation (:func:`read_image` applied it), the picture size and the embedded
+    thumbnail (a viewer would show the unstylized photo for it); and its colour profile where
+    it is an RGB one (a wide-gamut phone photo's Display P3: the photo's colours are its
+    numbers in that space, and so are the stylized copy's). Empty where it has neither or
+    cannot be read."""
+    try:
+        with Image.open(path) as img:
+            exif, icc = img.getexif(), img.info.get("icc_profile")
+            tags = {}
+            if len(exif):
+                exif.pop(_ORIENTATION, None)
+                sub = exif.get_ifd(0x8769)  # the Exif IFD
+                for tag in _PIXEL_SIZE:
+                    sub.pop(tag, None)
+                tags["exif"] = exif.tobytes()  # (IFD1, the thumbnail, is not written)
+            if icc and icc[16:20] == b"RGB ":  # (a CMYK or gray profile does not fit the RGB copy)
+                tags["icc_profile"] = icc
+            return tags
+    except Exception:  # Pillow raises many types for damaged metadata: the picture still counts
+        return {}
+
+
+def write_image(path: PathLike, frame: np.ndarray, alpha: np.ndarray | None = None,
+                tags: dict[str, bytes] | None = None) -> None:
     """Write an RGB frame; the format follows the extension. ``alpha`` (HxW uint8): its
     transparency, kept where the format has it (PNG, WebP, TIFF, AVIF; JPEG and BMP show
-    the frame as it is). Atomic: the file appears complete or not at all. Missing parent
-    folders are created."""
+    the frame as it is). ``tags``: EXIF and colour profile (:func:`image_tags`), kept
+    where the format has them (TIFF the profile only, BMP neither). Atomic: the file appears
+    complete or not at all. Missing parent folders are created."""
     path = Path(path)
     writer = _IMAGE_WRITERS.get(path.suffix.lower())
     if writer is None:
@@ -118,10 +154,12 @@ def write_image(path: PathLike, frame: np.ndarray, alpha: np.ndarray | None = No
         img = Image.fromarray(np.dstack([frame, alpha]), "RGBA")
     else:
         img = Image.fromarray(frame)
+    if tags:
+        options = {**options, **{k: v for k, v in tags.items() if k in _FORMAT_TAGS.get(fmt, ())}}
     with atomic_output(path) as tmp:
         try:
             img.save(tmp, format=fmt, **options)
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise RtStyleError(f"cannot write {path}: {_reason(e)}") from None
 
 
