@@ -525,6 +525,38 @@ def test_a_phone_videos_date_place_and_camera_are_kept(tmp_path, out_ext):
     assert got["encoder"].startswith("Lavf")
 
 
+@pytest.mark.parametrize("out_ext", [".mp4", ".mkv", ".avi"])
+def test_a_films_chapters_are_kept_in_step_with_the_pictures(tmp_path, out_ext):
+    """A film's chapters (a player's chapter menu) are kept, on the output's clock: the
+    source's pictures start 0.5 s into its timeline, so its chapter at 1.0 s is at 0.5 s
+    of the output, and its first chapter starts at 0. AVI holds no chapters."""
+    from fractions import Fraction
+
+    src = tmp_path / "film.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.codec_context.time_base = Fraction(1, FPS)
+        c.set_chapters([{"id": 1, "start": 0, "end": 1000, "time_base": Fraction(1, 1000), "metadata": {"title": "Intro"}},
+                        {"id": 2, "start": 1000, "end": 2500, "time_base": Fraction(1, 1000),
+                         "metadata": {"title": "Main"}}])
+        for i in range(2 * FPS):
+            frame = av.VideoFrame.from_ndarray(pattern(i), format="rgb24")
+            frame.pts, frame.time_base = i + FPS // 2, Fraction(1, FPS)  # from 0.5 s on
+            c.mux(v.encode(frame))
+        c.mux(v.encode())
+    dst = tmp_path / f"out{out_ext}"
+    with VideoReader(src) as reader, VideoWriter(dst, fps=reader.fps, audio_from=src,
+                                                 audio_start=reader.start) as writer:
+        assert reader.start == pytest.approx(0.5)
+        for frame in reader:
+            writer.write(frame)
+    with av.open(str(dst)) as c:
+        got = [(ch["metadata"].get("title"), round(float(ch["start"] * ch["time_base"]), 3),
+                round(float(ch["end"] * ch["time_base"]), 3)) for ch in c.chapters()]
+    assert got == ([] if out_ext == ".avi" else [("Intro", 0.0, 0.5), ("Main", 0.5, 2.0)])
+
+
 def test_a_recording_cut_between_key_frames_keeps_its_sound_in_step(tmp_path):
     """A TV recording or a stream cut anywhere: its first frames lean on a key frame that is
     not in the file, so the pictures start later than its video stream does. The sound must

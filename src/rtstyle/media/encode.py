@@ -17,7 +17,7 @@ from ..errors import RtStyleError
 from ..fileio import atomic_output
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
 from .images import resize_to
-from .tracks import source_tags, source_tracks
+from .tracks import SourceHeader, source_header, source_tracks
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ _OUTPUT_FORMATS = {
                           (("avoid_negative_ts", "disabled"),)),
     ".gif": _OutputFormat("gif", "gif", frozenset(), None),
 }
+
+
+_CHAPTERED = ("mp4", "mov", "matroska", "webm")  # the muxers that keep chapters
 
 
 def _frame_rate(fps: float | Fraction) -> Fraction:
@@ -137,10 +140,11 @@ class VideoWriter:
     ``mov_text`` (.mp4, .m4v, .mov), WebVTT (.webm) or SubRip (.mkv); AVI and GIF take
     none, and picture subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
-    And its tags (:func:`~rtstyle.media.tracks.source_tags`): the date and place it was
-    filmed, the camera, its title, as far as the output format holds them (MP4 and MOV
-    all of them, Apple's and Android's own keys included; Matroska and WebM all; AVI its
-    date and title).
+    And its tags and chapters (:func:`~rtstyle.media.tracks.source_header`): the date and
+    place it was filmed, the camera, its title, as far as the output format holds them (MP4
+    and MOV all of them, Apple's and Android's own keys included; Matroska and WebM all;
+    AVI its date and title), and a film's chapters, in step with the pictures (not in AVI
+    or GIF).
     ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
     (:attr:`VideoReader.start`); default: where its video stream starts.
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
@@ -180,7 +184,7 @@ class VideoWriter:
         self._stream = None
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
         self._tracks = source_tracks(audio_from, audio_start) if audio_from is not None else []
-        self._tags = source_tags(audio_from) if audio_from is not None else {}
+        self._header = source_header(audio_from, audio_start) if audio_from is not None else SourceHeader()
         #: the source's tracks carried into the output, by kind (set when the first frame is written)
         self.tracks = {"audio": 0, "subtitle": 0}
         try:
@@ -195,12 +199,15 @@ class VideoWriter:
     def _open(self, height: int, width: int) -> None:
         fmt = self._fmt
         options = dict(fmt.options)
-        if fmt.muxer in ("mp4", "mov") and any("." in key for key in self._tags):
+        tags = self._header.tags
+        if fmt.muxer in ("mp4", "mov") and any("." in key for key in tags):
             # keys named by domain (com.apple.quicktime.location.ISO6709, where Apple's Photos
             # reads the place) have no atom of their own: written as QuickTime metadata keys
             options["movflags"] = options.get("movflags", "") + "+use_metadata_tags"
         self._container = av.open(str(self._tmp), mode="w", format=fmt.muxer, container_options=options)
-        self._container.metadata.update(self._tags)
+        self._container.metadata.update(tags)
+        if self._header.chapters and fmt.muxer in _CHAPTERED:
+            self._container.set_chapters(self._header.chapters)
         try:
             stream = self._container.add_stream(self.codec, rate=self.fps,
                                                 options=_video_options(self.codec, self.crf))

@@ -2,10 +2,11 @@
 (copied, or re-encoded where the output format does not take its codec) and every subtitle
 track (copied, or text subtitles converted to the format's own kind: MP4's ``mov_text``,
 WebM's WebVTT), in sync, with their languages and titles; and the file's own tags (when
-and where it was filmed, on what, its title: :func:`source_tags`)."""
+and where it was filmed, on what, its title) and its chapters: :func:`source_header`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -46,18 +47,42 @@ def source_tracks(path: PathLike, start: Fraction | float | None = None) -> list
     return tracks
 
 
-def source_tags(path: PathLike) -> dict[str, str]:
-    """The tags of the file ``path`` to carry into an output made from it: when it was
-    filmed (``creation_time``, ``date``), where (``location``, Apple's ISO 6709 key), on
-    what (``make``, ``model``), its title, comment, artist...; not those that describe how it
-    was encoded (:data:`_ENCODING_TAGS`, with their ``-eng`` variants). A phone's video keeps
-    its date and place in a gallery. Empty where there are none or the file cannot be read."""
+@dataclass(frozen=True)
+class SourceHeader:
+    """What a source file says of itself that an output made from it should keep:
+    ``tags``, the file's own (when and where it was filmed, on what, its title, comment,
+    artist...; not those that describe how it was encoded, :data:`_ENCODING_TAGS`, with
+    their ``-eng`` variants): a phone's video keeps its date and place in a gallery; and
+    ``chapters`` (PyAV's dicts), on the output's clock (the first picture at 0), those that
+    end before it left out."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    chapters: list[dict] = field(default_factory=list)
+
+
+def source_header(path: PathLike, start: Fraction | float | None = None) -> SourceHeader:
+    """The :class:`SourceHeader` of ``path``; ``start``: as for :class:`_SourceTrack`.
+    Empty where the file has none or cannot be read."""
     try:
         with av.open(str(path), metadata_errors="ignore") as c:
-            tags = dict(c.metadata)
+            tags, offset, chapters = dict(c.metadata), _first_picture(c, start), []
+            for ch in c.chapters():
+                shift = round(offset / ch["time_base"])
+                if ch["end"] - shift > 0:
+                    chapters.append({**ch, "start": max(0, ch["start"] - shift), "end": ch["end"] - shift})
     except (av.FFmpegError, OSError, UnicodeDecodeError):
-        return {}
-    return {k: v for k, v in tags.items() if v and k.split("-")[0].lower() not in _ENCODING_TAGS}
+        return SourceHeader()
+    return SourceHeader({k: v for k, v in tags.items() if v and k.split("-")[0].lower() not in _ENCODING_TAGS},
+                        chapters)
+
+
+def _first_picture(container: av.container.InputContainer, start: Fraction | float | None) -> Fraction:
+    """The time on the source's clock (s) that is time 0 of the output: ``start``, else
+    where its video stream starts (0 without one)."""
+    if start is not None:
+        return Fraction(start)
+    video = _main_video(container)
+    return Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
 
 
 class _SourceTrack:
@@ -80,11 +105,7 @@ class _SourceTrack:
         self.path, self.kind = path, kind
         streams = self._in.streams.audio if kind == "audio" else self._in.streams.subtitles
         self._src = streams[index] if index < len(streams) else None
-        video = _main_video(self._in)
-        if start is not None:
-            self._offset = Fraction(start)
-        else:
-            self._offset = Fraction(video.start_time) * video.time_base if video and video.start_time else Fraction(0)
+        self._offset = _first_picture(self._in, start)
         self._shift = 0  # self._offset in the track's time base
         self._out = None
         self._mode = ""  # "copy", "audio" (re-encoded) or "text" (subtitles converted)
