@@ -251,6 +251,46 @@ def test_an_animated_gif_stays_an_animated_gif(tmp_path, model_path):
     assert frame_times(tmp_path / "anim_stylized.gif") == pytest.approx([0, 0.1, 0.4, 0.5], abs=1e-3)
 
 
+def _animation(path):
+    """(mode, loop, [(duration ms, alpha at a corner, alpha at the card's centre)]) of an
+    animated image file."""
+    from PIL import ImageSequence
+
+    with Image.open(path) as im:
+        frames = []
+        for f in ImageSequence.Iterator(im):
+            rgba = f.convert("RGBA")
+            frames.append((round(f.info.get("duration")), rgba.getpixel((1, 1))[3], rgba.getpixel((28, 24))[3]))
+        return im.mode, im.info.get("loop"), frames
+
+
+def test_an_animated_webp_or_apng_stays_animated(tmp_path, model_path):
+    """A sticker as an animated WebP or APNG: every frame is stylized (not the first alone),
+    each keeps its duration, the loop count and its transparency are kept; into a video each
+    frame comes at its time; a format that cannot animate is refused (exit 2, no file)."""
+    card = [np.dstack([make_photo(48, 64, i), np.zeros((48, 64), np.uint8)]) for i in range(4)]
+    for i, rgba in enumerate(card):
+        rgba[12:36, 12 + 2 * i:44 + 2 * i, 3] = 255  # an opaque card moving on a transparent sheet
+    frames = [Image.fromarray(a, "RGBA") for a in card]
+    durations = [100, 300, 100, 200]
+    # (every WebP frame whole: libwebp's sub-frames lose the alpha, see write_animation)
+    frames[0].save(tmp_path / "sticker.webp", save_all=True, append_images=frames[1:], duration=durations,
+                   loop=0, lossless=True, kmin=1, kmax=1)
+    frames[0].save(tmp_path / "sticker.png", save_all=True, append_images=frames[1:], duration=durations, loop=2)
+    m = str(model_path)
+    want = [(d, 0, 255) for d in durations]
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.webp"), "--no-progress"]) == 0
+    assert _animation(tmp_path / "sticker_stylized.webp") == ("RGBA", 0, want)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png"), "--no-progress"]) == 0
+    assert _animation(tmp_path / "sticker_stylized.png") == ("RGBA", 2, want)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.webp"), "--output",
+                 str(tmp_path / "sticker.mp4"), "--no-progress"]) == 0
+    assert frame_times(tmp_path / "sticker.mp4") == pytest.approx([0, 0.1, 0.4, 0.5], abs=1e-3)
+    r = run_cli("stylize", "--model", m, "--input", tmp_path / "sticker.webp", "--output", tmp_path / "one.jpg")
+    assert r.returncode == 2 and "animated" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "one.jpg").exists()
+
+
 def test_a_transparent_image_keeps_its_transparency(tmp_path, model_path):
     """A logo or a sticker: the stylized PNG (WebP, TIFF, AVIF) has the original's alpha,
     resized with the picture; a JPEG shows it over white, as before."""

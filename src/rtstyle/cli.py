@@ -416,10 +416,10 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
-    if kind == "image":
-        return pipeline.stylize_image_file(stylizer, src, output)
+    if kind == "image":  # (an animated one steadied as a video is)
+        return pipeline.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder":
-        return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args))
+        return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)
     summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,
                                      phase_lock=_phase_lock(args, stabilizer), fps=args.fps)
     session = getattr(stylizer.backend, "session", None)  # ONNX Runtime's (PyTorch: None)

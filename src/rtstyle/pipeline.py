@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from .errors import RtStyleError
 from .media import (
+    ANIMATED_OUTPUT_EXTS,
     IMAGE_EXTS,
     IMAGE_OUTPUT_EXTS,
     VIDEO_EXTS,
@@ -29,11 +32,14 @@ from .media import (
     Window,
     display_available,
     draw_fps,
+    frame_count,
     image_tags,
     list_images,
+    read_animation,
     read_image_with_alpha,
     resize_shorter,
     resize_to,
+    write_animation,
     write_image,
 )
 from .phaselock import PhaseLock
@@ -93,10 +99,15 @@ def _in_folder(src: Path, dst: Path) -> Path:
     return dst / (_writable(name) if name.suffix.lower() in IMAGE_EXTS else name)
 
 
-def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray, float]:
+def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
+                   postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
     """Stylize one image file into ``dst``: its transparency (a logo, a sticker), its EXIF
-    (date, place, camera) and colour profile kept where ``dst``'s format has them. The
-    stylized frame and the network's seconds."""
+    (date, place, camera) and colour profile kept where ``dst``'s format has them; an
+    animated one frame by frame (:func:`_stylize_animation`, ``postprocess`` as for
+    :func:`stylize_video`). The stylized (first) frame and the network's seconds."""
+    if frame_count(src) > 1:
+        return _stylize_animation(stylizer, src, dst, postprocess)
+    check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     frame, alpha = read_image_with_alpha(src)
     t0 = time.perf_counter()
     out = stylizer.stylize_frame(frame)
@@ -107,15 +118,53 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path) -> tuple[np.ndarray
     return out, seconds
 
 
-def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path) -> dict[str, Any]:
+def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
+                       postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
+    """An animated WebP or APNG (a sticker, a GIF's modern replacement), every frame
+    stylized and steadied by ``postprocess`` (started afresh), each kept at its own
+    duration, with its transparency and loop count: into an animated WebP or APNG, or a
+    video (MP4, GIF, ...: :class:`~rtstyle.media.VideoWriter`, each frame at its time; GIF
+    and video hold no transparency). Other image formats are refused: they would keep one
+    frame."""
+    suffix = dst.suffix.lower()
+    if suffix not in ANIMATED_OUTPUT_EXTS | VIDEO_OUTPUT_EXTS:
+        raise RtStyleError(f"{src} is animated: write it as an animation "
+                           f"({', '.join(sorted(ANIMATED_OUTPUT_EXTS | VIDEO_OUTPUT_EXTS))}), not {dst.suffix or dst}")
+    frames, _, loop = read_animation(src)
+    if hasattr(postprocess, "reset"):
+        postprocess.reset()
+    outs, alphas, durations, seconds = [], [], [], 0.0
+    for frame, alpha, duration in frames:
+        frame = resize_shorter(frame, stylizer.image_size, multiple=1 if suffix in ANIMATED_OUTPUT_EXTS else 2)
+        t0 = time.perf_counter()
+        out = stylizer.stylize_as_is(frame)
+        seconds += time.perf_counter() - t0
+        outs.append(postprocess(frame, out) if postprocess is not None else out)
+        alphas.append(alpha if alpha is None or alpha.shape == out.shape[:2]
+                      else resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR))
+        durations.append(duration)
+    if suffix in ANIMATED_OUTPUT_EXTS:
+        write_animation(dst, outs, durations, loop, alphas, image_tags(src))
+    else:
+        with VideoWriter(dst, fps=1000 / statistics.median(durations)) as writer:
+            for out, at in zip(outs, np.cumsum([0] + durations[:-1]), strict=True):
+                writer.write(out, Fraction(int(at), 1000))
+    return outs[0], seconds
+
+
+def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path,
+                       postprocess: FrameFilter | None = None) -> dict[str, Any]:
+    """One image file (an animated one: every frame, ``postprocess`` between the network
+    and the output, as for :func:`stylize_video`)."""
     dst = _in_folder(src, dst)
-    check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
-    out, seconds = _stylize_photo(stylizer, src, dst)
-    return {"input": str(src), "output": str(dst), "kind": "image", "size": [out.shape[1], out.shape[0]],
-            "seconds": round(seconds, 4)}
+    frames = frame_count(src)
+    out, seconds = _stylize_photo(stylizer, src, dst, postprocess)
+    return {"input": str(src), "output": str(dst), "kind": "image" if frames == 1 else "animated image",
+            "frames": frames, "size": [out.shape[1], out.shape[0]], "seconds": round(seconds, 4)}
 
 
-def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True) -> dict[str, Any]:
+def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
+                   postprocess: FrameFilter | None = None) -> dict[str, Any]:
     found = list_images(src, recursive=True, exts=IMAGE_EXTS | VIDEO_EXTS)  # one walk of the folder
     files = [f for f in found if f.suffix.lower() in IMAGE_EXTS]
     videos = [f for f in found if f.suffix.lower() not in IMAGE_EXTS]  # a camera roll has some: not stylized here
@@ -131,7 +180,7 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
     for path in progress_bar(progress, iterable=files, unit="img", desc="stylizing"):
         target = dst / _writable(path.relative_to(src))
         try:
-            _stylize_photo(stylizer, path, target)
+            _stylize_photo(stylizer, path, target, postprocess)
         except RtStyleError as e:
             tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
             failed.append(str(path))

@@ -18,17 +18,22 @@ from .camera import Camera
 from .decode import VideoReader
 from .encode import VideoWriter
 from .images import (
-           image_tags,
-           input_kind,
-           list_images,
-           read_image,
-           read_image_with_alpha,
-           resize_shorter,
-           resize_to,
-           write_image,
+    ANIMATED_OUTPUT_EXTS,
+    frame_count,
+    image_tags,
+    input_kind,
+    list_images,
+    read_animation,
+    read_image,
+    read_image_with_alpha,
+    resize_shorter,
+    resize_to,
+    write_animation,
+    write_image,
 )
 from .window import Window, display_available, draw_fps
 
-__all__ = ["IMAGE_EXTS", "IMAGE_OUTPUT_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike", "Camera", "VideoReader",
-           "VideoWriter", "Window", "display_available", "draw_fps", "image_tags", "input_kind", "list_images", "read_image",
-           "read_image_with_alpha", "resize_shorter", "resize_to", "write_image"]
+__all__ = ["ANIMATED_OUTPUT_EXTS", "IMAGE_EXTS", "IMAGE_OUTPUT_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike",
+           "Camera", "VideoReader", "VideoWriter", "Window", "display_available", "draw_fps", "frame_count",
+           "image_tags", "input_kind", "list_images", "read_animation", "read_image", "read_image_with_alpha",
+           "resize_shorter", "resize_to", "write_animation", "write_image"]
