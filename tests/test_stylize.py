@@ -264,10 +264,11 @@ def _animation(path):
         return im.mode, im.info.get("loop"), frames
 
 
-def test_an_animated_webp_or_apng_stays_animated(tmp_path, model_path):
-    """A sticker as an animated WebP or APNG: every frame is stylized (not the first alone),
-    each keeps its duration, the loop count and its transparency are kept; into a video each
-    frame comes at its time; a format that cannot animate is refused (exit 2, no file)."""
+def test_an_animated_webp_apng_or_transparent_gif_stays_animated(tmp_path, model_path):
+    """A sticker as an animated WebP, APNG or transparent GIF: every frame is stylized (not
+    the first alone), each keeps its duration, the loop count and its transparency are kept;
+    into a video each frame comes at its time; a format that cannot animate is refused
+    (exit 2, no file)."""
     card = [np.dstack([make_photo(48, 64, i), np.zeros((48, 64), np.uint8)]) for i in range(4)]
     for i, rgba in enumerate(card):
         rgba[12:36, 12 + 2 * i:44 + 2 * i, 3] = 255  # an opaque card moving on a transparent sheet
@@ -283,6 +284,10 @@ def test_an_animated_webp_or_apng_stays_animated(tmp_path, model_path):
     assert _animation(tmp_path / "sticker_stylized.webp") == ("RGBA", 0, want)
     assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.png"), "--no-progress"]) == 0
     assert _animation(tmp_path / "sticker_stylized.png") == ("RGBA", 2, want)
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   disposal=2)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.gif"), "--no-progress"]) == 0
+    assert _animation(tmp_path / "sticker_stylized.gif")[1:] == (0, want)
     assert main(["stylize", "--model", m, "--input", str(tmp_path / "sticker.webp"), "--output",
                  str(tmp_path / "sticker.mp4"), "--no-progress"]) == 0
     assert frame_times(tmp_path / "sticker.mp4") == pytest.approx([0, 0.1, 0.4, 0.5], abs=1e-3)

@@ -380,7 +380,7 @@ def cmd_distill(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     from . import pipeline
-    from .media import input_kind
+    from .media import input_kind, transparent_gif
     from .styles import resolve_model
     from .stylizer import Stylizer
 
@@ -416,7 +416,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
-    if kind == "image":  # (an animated one steadied as a video is)
+    if kind == "image" or transparent_gif(src):  # (an animated one steadied as a video is)
         return pipeline.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)

@@ -105,7 +105,7 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
     (date, place, camera) and colour profile kept where ``dst``'s format has them; an
     animated one frame by frame (:func:`_stylize_animation`, ``postprocess`` as for
     :func:`stylize_video`). The stylized (first) frame and the network's seconds."""
-    if frame_count(src) > 1:
+    if frame_count(src) > 1 or src.suffix.lower() == ".gif":  # (a GIF comes here if transparent_gif)
         return _stylize_animation(stylizer, src, dst, postprocess)
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     frame, alpha = read_image_with_alpha(src)
@@ -120,12 +120,11 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
 
 def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
                        postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
-    """An animated WebP or APNG (a sticker, a GIF's modern replacement), every frame
-    stylized and steadied by ``postprocess`` (started afresh), each kept at its own
-    duration, with its transparency and loop count: into an animated WebP or APNG, or a
-    video (MP4, GIF, ...: :class:`~rtstyle.media.VideoWriter`, each frame at its time; GIF
-    and video hold no transparency). Other image formats are refused: they would keep one
-    frame."""
+    """An animated WebP or APNG, or a transparent GIF (a sticker), every frame stylized and
+    steadied by ``postprocess`` (started afresh), each kept at its own duration, with its
+    transparency and loop count: into an animated WebP, APNG or GIF, or a video (MP4, ...:
+    :class:`~rtstyle.media.VideoWriter`, each frame at its time, no transparency). Other
+    image formats are refused: they would keep one frame."""
     suffix = dst.suffix.lower()
     if suffix not in ANIMATED_OUTPUT_EXTS | VIDEO_OUTPUT_EXTS:
         raise RtStyleError(f"{src} is animated: write it as an animation "

@@ -1,5 +1,6 @@
-"""Animated images in and out (Pillow): an animated WebP or an APNG (a sticker, a GIF's
-modern replacement), frame by frame, each with its duration and transparency."""
+"""Animated images in and out (Pillow): an animated WebP, an APNG or a transparent GIF (a
+sticker), frame by frame, each with its duration and transparency. (An opaque GIF is
+read and written as a video: :mod:`.decode`, :mod:`.encode`.)"""
 
 from __future__ import annotations
 
@@ -14,10 +15,25 @@ from ..fileio import atomic_output
 from .base import PathLike, _check_frame, _input_file, _reason
 from .images import _FORMAT_TAGS, _IMAGE_WRITERS, _over_white
 
-#: the image formats that animate (an animated WebP, an APNG), by Pillow's name, and the
-#: extensions that write them
-ANIMATED_FORMATS = ("WEBP", "PNG")
-ANIMATED_OUTPUT_EXTS = {".webp", ".png"}
+#: the image formats that animate (an animated WebP, an APNG, a GIF), by Pillow's name,
+#: and the extensions that write them
+ANIMATED_FORMATS = ("WEBP", "PNG", "GIF")
+ANIMATED_OUTPUT_EXTS = {".webp", ".png", ".gif"}
+
+
+def transparent_gif(path: PathLike) -> bool:
+    """Whether ``path`` is a GIF with transparent pixels in any frame (a sticker: it is
+    stylized as an animation, its transparency kept, rather than as a video)."""
+    try:
+        with Image.open(path) as img:
+            if img.format != "GIF":
+                return False
+            for frame in ImageSequence.Iterator(img):
+                if frame.convert("RGBA").getextrema()[3][0] < 255:
+                    return True
+    except Exception:  # the video reader reports what is wrong with the file
+        return False
+    return False
 
 
 def frame_count(path: PathLike) -> int:
@@ -32,13 +48,13 @@ def frame_count(path: PathLike) -> int:
 
 
 def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None, int]], int, int]:
-    """An animated WebP or APNG: (its frames, each ``(RGB over white, alpha or None,
+    """An animated WebP, APNG or GIF: (its frames, each ``(RGB over white, alpha or None,
     duration in ms)`` as the viewer shows it (Pillow composes each frame with those before
-    it), its frame count, how many times it loops (0: for ever))."""
+    it), its frame count, how many times it loops (0: for ever; None: it plays once))."""
     path = _input_file(path, "image")
     try:
         img = Image.open(path)
-        n, loop = getattr(img, "n_frames", 1), int(img.info.get("loop", 0))
+        n, loop = getattr(img, "n_frames", 1), img.info.get("loop")
     except Exception as e:
         raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
 
@@ -56,26 +72,46 @@ def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarra
     return frames(), n, loop
 
 
-def write_animation(path: PathLike, frames: list[np.ndarray], durations: list[int], loop: int = 0,
+def _gif_frame(frame: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """A palettised GIF frame: 255 colours of its own (dithered) and, where ``alpha`` is
+    under half, the transparent index 255."""
+    img = Image.fromarray(frame).quantize(255, dither=Image.Dither.FLOYDSTEINBERG)
+    if alpha is not None:
+        index = np.asarray(img).copy()
+        index[alpha < 128] = 255
+        pal = img.getpalette()
+        img = Image.fromarray(index, "P")
+        img.putpalette(pal[:765] + [0] * (768 - len(pal[:765])))
+    return img
+
+
+def write_animation(path: PathLike, frames: list[np.ndarray], durations: list[int], loop: int | None = 0,
                     alphas: list[np.ndarray | None] | None = None, tags: dict[str, bytes] | None = None) -> None:
-    """Write RGB ``frames`` as an animated WebP or APNG (by the extension), each shown for its
-    duration (ms), looping ``loop`` times (0: for ever); ``alphas``: each frame's transparency
-    (None: opaque). Atomic, as :func:`write_image`."""
+    """Write RGB ``frames`` as an animated WebP, APNG or GIF (by the extension), each shown
+    for its duration (ms), looping ``loop`` times (0: for ever; None: played once);
+    ``alphas``: each frame's transparency (None: opaque; a GIF's pixels are transparent or
+    not, cut at half). Atomic, as :func:`~.images.write_image`."""
     path = Path(path)
-    fmt = _IMAGE_WRITERS.get(path.suffix.lower(), ("", {}))[0]
+    fmt = "GIF" if path.suffix.lower() == ".gif" else _IMAGE_WRITERS.get(path.suffix.lower(), ("", {}))[0]
     if path.suffix.lower() not in ANIMATED_OUTPUT_EXTS:
         raise RtStyleError(f"cannot write {path}: an animation needs {' or '.join(sorted(ANIMATED_OUTPUT_EXTS))}")
     alphas = alphas if alphas is not None and any(a is not None for a in alphas) else None
     images = []
     for i, frame in enumerate(frames):
         frame = _check_frame(frame)
-        if alphas is None:
+        if fmt == "GIF":
+            images.append(_gif_frame(frame, alphas[i] if alphas is not None else None))
+        elif alphas is None:
             images.append(Image.fromarray(frame))
         else:
             a = alphas[i] if alphas[i] is not None else np.full(frame.shape[:2], 255, np.uint8)
             images.append(Image.fromarray(np.dstack([frame, a]), "RGBA"))
-    options = {**_IMAGE_WRITERS[path.suffix.lower()][1], **{k: v for k, v in (tags or {}).items()
-                                                            if k in _FORMAT_TAGS.get(fmt, ())}}
+    options = {**_IMAGE_WRITERS.get(path.suffix.lower(), ("", {}))[1],
+               **{k: v for k, v in (tags or {}).items() if k in _FORMAT_TAGS.get(fmt, ())}}
+    if loop is not None:
+        options["loop"] = loop
+    if fmt == "GIF":  # each frame whole, its transparent pixels showing what is behind the image
+        options.update(disposal=2, optimize=False, **({"transparency": 255} if alphas is not None else {}))
     if fmt == "WEBP" and alphas is not None:
         # every frame whole: libwebp's sub-frame optimisation (Pillow 13) wrote a sticker's
         # frames without their alpha, transparent parts black
@@ -83,6 +119,6 @@ def write_animation(path: PathLike, frames: list[np.ndarray], durations: list[in
     with atomic_output(path) as tmp:
         try:
             images[0].save(tmp, format=fmt, save_all=True, append_images=images[1:], duration=durations,
-                           loop=loop, **options)
+                           **options)
         except (OSError, ValueError, KeyError, RuntimeError) as e:
             raise RtStyleError(f"cannot write {path}: {_reason(e)}") from None
