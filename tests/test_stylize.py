@@ -353,6 +353,28 @@ def test_a_phone_photos_exif_and_colour_profile_are_kept(tmp_path, model_path):
     assert "icc_profile" not in Image.open(tmp_path / "print_out.jpg").info
 
 
+def test_a_photo_too_large_for_the_memory_is_refused_with_a_size_that_fits(model_path):
+    """A 48-megapixel photo through the classic network would take about 40 GB: refused
+    before the network starts, with an --image-size that a machine with that much free
+    memory can take (the estimate at that size, with a fifth to spare); a photo that fits
+    is not refused, and where the free memory is not known nothing is refused."""
+    import re
+
+    from rtstyle.pipeline import memory_advice
+
+    stylizer = Stylizer.load(model_path, device="cpu")
+    need = stylizer.memory_mb(6000, 8000)
+    assert 30_000 < need < 50_000  # (measured: 830-900 bytes a pixel; 48 MP)
+    assert stylizer.memory_mb(480, 640) == pytest.approx(need * 480 * 640 / 48e6)
+    free = need / 3
+    advice = memory_advice(need, free, 6000, 8000)
+    side = int(re.search(r"--image-size (\d+)", advice).group(1))
+    assert "8000x6000" in advice and side % 8 == 0
+    assert stylizer.memory_mb(side, side * 4 // 3) <= 0.8 * free < stylizer.memory_mb(side + 16, (side + 16) * 4 // 3)
+    assert memory_advice(need, need * 1.01, 6000, 8000) is None
+    assert memory_advice(need, None, 6000, 8000) is None and memory_advice(None, 1.0, 6000, 8000) is None
+
+
 def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
     """The user's original is never overwritten: the same file, an image written into its
     own folder under its own name, the same folder, a video played as the camera."""

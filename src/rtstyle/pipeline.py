@@ -6,6 +6,7 @@ Each function returns a small summary dict (what the CLI prints with ``--json``)
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import statistics
 import sys
@@ -39,6 +40,7 @@ from .media import (
     read_image_with_alpha,
     resize_shorter,
     resize_to,
+    shorter_size,
     write_animation,
     write_image,
 )
@@ -46,7 +48,7 @@ from .phaselock import PhaseLock
 from .progress import progress_bar
 from .queues import BackgroundSink, prefetch
 from .stylizer import Stylizer
-from .sysinfo import peak_rss_mb
+from .sysinfo import available_memory_mb, peak_rss_mb
 
 #: A per-frame step after the network: ``(source frame, stylized frame) -> frame``.
 FrameFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -99,6 +101,27 @@ def _in_folder(src: Path, dst: Path) -> Path:
     return dst / (_writable(name) if name.suffix.lower() in IMAGE_EXTS else name)
 
 
+def memory_advice(need_mb: float | None, free_mb: float | None, height: int, width: int) -> str | None:
+    """Why a ``height`` x ``width`` frame should not be stylized here, and the size to use
+    instead: where the network needs more memory (``need_mb``) than there is free
+    (``free_mb``; None for either: not known, no advice). The size leaves a fifth spare."""
+    if need_mb is None or free_mb is None or need_mb <= free_mb:
+        return None
+    side = max(8, int(min(height, width) * math.sqrt(0.8 * free_mb / need_mb)) // 8 * 8)
+    return (f"at {width}x{height} the network needs about {need_mb / 1024:.1f} GB of memory, more than the "
+            f"{max(free_mb, 0) / 1024:.1f} GB free: use --image-size {side} or smaller")
+
+
+def check_memory(stylizer: Stylizer, height: int, width: int, what: Path) -> None:
+    """Refuse, before the network starts, a frame the network would take more memory for
+    than the machine has free (:meth:`~rtstyle.Stylizer.memory_mb`): a 24-megapixel photo
+    through the classic network takes about 20 GB, and running out of memory freezes a
+    laptop or gets the process killed without a word."""
+    advice = memory_advice(stylizer.memory_mb(height, width), available_memory_mb(), height, width)
+    if advice:
+        raise RtStyleError(f"{what}: {advice}")
+
+
 def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
                    postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
     """Stylize one image file into ``dst``: its transparency (a logo, a sticker), its EXIF
@@ -109,8 +132,10 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
         return _stylize_animation(stylizer, src, dst, postprocess)
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     frame, alpha = read_image_with_alpha(src)
+    frame = resize_shorter(frame, stylizer.image_size)
+    check_memory(stylizer, *frame.shape[:2], src)
     t0 = time.perf_counter()
-    out = stylizer.stylize_frame(frame)
+    out = stylizer.stylize_as_is(frame)
     seconds = time.perf_counter() - t0
     if alpha is not None and alpha.shape != out.shape[:2]:  # --image-size
         alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
@@ -135,6 +160,8 @@ def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
     outs, alphas, durations, seconds = [], [], [], 0.0
     for frame, alpha, duration in frames:
         frame = resize_shorter(frame, stylizer.image_size, multiple=1 if suffix in ANIMATED_OUTPUT_EXTS else 2)
+        if not outs:
+            check_memory(stylizer, *frame.shape[:2], src)
         t0 = time.perf_counter()
         out = stylizer.stylize_as_is(frame)
         seconds += time.perf_counter() - t0
@@ -221,6 +248,7 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     with VideoReader(src, fps=fps) as reader, \
             VideoWriter(dst, fps=reader.fps, audio_from=src, audio_start=reader.start) as writer:
         size = stylizer.image_size
+        check_memory(stylizer, *shorter_size(reader.height, reader.width, size, multiple=2), src)
 
         def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs, time)
             for f, t in reader.timed():

@@ -15,6 +15,15 @@ from .styles import resolve_model
 
 ImageLike = TypeVar("ImageLike", Image.Image, np.ndarray)
 
+# The memory a frame takes in the network on the CPU, per input pixel: MEMORY_PER_CHANNEL
+# bytes for each channel of each encoder stage, at that stage's resolution (a stage of
+# stride 2 has a quarter of the pixels of the one before). Measured peaks (`rtstyle bench`,
+# Intel Xeon, 2026-12-07): the classic network (32, 64, 128 channels at strides 1, 2, 2:
+# 56 a pixel) 830-900 bytes a pixel at 1.9-7.7 megapixels, ONNX Runtime and PyTorch alike;
+# the edge one (16, 32, 64 at strides 2, 2, 2: 7) 123-152 at 1.9-4.3 megapixels and 76 at
+# 48 (ONNX Runtime).
+MEMORY_PER_CHANNEL = 15.5
+
 
 class Stylizer:
     """Applies one style model to images or video frames.
@@ -48,6 +57,21 @@ class Stylizer:
     @property
     def device(self) -> str:
         return self.backend.device
+
+    def memory_mb(self, height: int, width: int) -> float | None:
+        """About how much memory (MB) the network takes on the CPU for a ``height`` x
+        ``width`` frame; None where its architecture is not known (a foreign ONNX model)
+        or it runs on a GPU."""
+        arch = self.meta.get("arch") or getattr(getattr(getattr(self.backend, "model", None), "config", None),
+                                                "__dict__", None)
+        if not arch or not arch.get("channels") or str(self.device) != "cpu":
+            return None
+        channels, strides = arch["channels"], arch.get("strides") or (1, 2, 2)
+        per_pixel, area = 0.0, 1.0
+        for c, stride in zip(channels, strides, strict=False):
+            area /= stride * stride
+            per_pixel += c * area
+        return MEMORY_PER_CHANNEL * per_pixel * height * width / 1e6
 
     @property
     def meta(self) -> dict[str, Any]:

@@ -37,6 +37,44 @@ def peak_rss_mb() -> float:
     return round(maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+def _read_number(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().split()[0]
+    except (OSError, IndexError):
+        return None
+    return int(text) if text.isdigit() else None  # ("max": no limit)
+
+
+def available_memory_mb() -> float | None:
+    """Memory this process can still take, in MB: Linux's MemAvailable, or less where a
+    container's memory limit (cgroup v2) leaves less (a container sees the host's
+    /proc/meminfo); Windows' available physical memory; None where it is not known
+    (macOS)."""
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            free = next((int(line.split()[1]) / 1024 for line in f if line.startswith("MemAvailable:")), None)
+    except OSError:
+        pass
+    if free is not None:
+        limit, used = _read_number("/sys/fs/cgroup/memory.max"), _read_number("/sys/fs/cgroup/memory.current")
+        if limit is not None and used is not None:
+            free = min(free, (limit - used) / 2**20)
+        return free
+    if sys.platform == "win32":
+        import ctypes
+
+        class Status(ctypes.Structure):
+            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong), ("total", ctypes.c_ulonglong),
+                        ("available", ctypes.c_ulonglong), ("rest", ctypes.c_ulonglong * 5)]
+
+        status = Status(length=ctypes.sizeof(Status))
+        if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+            return status.available / 2**20
+    return None
+
+
 # The CPU features that decide speed here: vector width (AVX2, AVX-512), int8 dot products
 # (VNNI) and bfloat16 arithmetic (AVX512-BF16, AMX; on ARM, the BF16 and I8MM extensions).
 # name -> the flag that Linux's /proc/cpuinfo lists for it

@@ -26,6 +26,7 @@ from .images import (
     read_image_with_alpha,
     resize_shorter,
     resize_to,
+    shorter_size,
     write_image,
 )
 from .window import Window, display_available, draw_fps
@@ -33,4 +34,4 @@ from .window import Window, display_available, draw_fps
 __all__ = ["ANIMATED_OUTPUT_EXTS", "IMAGE_EXTS", "IMAGE_OUTPUT_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike",
            "Camera", "VideoReader", "VideoWriter", "Window", "display_available", "draw_fps", "frame_count",
            "image_tags", "input_kind", "list_images", "read_animation", "read_image", "read_image_with_alpha",
-           "resize_shorter", "resize_to", "transparent_gif", "write_animation", "write_image"]
+           "resize_shorter", "resize_to", "shorter_size", "transparent_gif", "write_animation", "write_image"]

@@ -197,13 +197,11 @@ def _round_to(n: int, multiple: int) -> int:
     return max(multiple, (2 * n + multiple) // (2 * multiple) * multiple)  # nearest, halves up
 
 
-def resize_shorter(frame: np.ndarray, size: int | None, multiple: int = 1) -> np.ndarray:
-    """Resize so the shorter side is ``size`` (aspect ratio kept), then round each side
-    to the nearest multiple of ``multiple`` (2 for H.264's yuv420p). ``size=None`` keeps
-    the size, apart from that rounding. Returns ``frame`` itself when nothing changes."""
+def shorter_size(height: int, width: int, size: int | None, multiple: int = 1) -> tuple[int, int]:
+    """The (h, w) that :func:`resize_shorter` gives a ``height`` x ``width`` frame."""
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
-    h, w = frame.shape[:2]
+    h, w = height, width
     if size is None:
         th, tw = h, w
     elif size < 1:
@@ -212,8 +210,15 @@ def resize_shorter(frame: np.ndarray, size: int | None, multiple: int = 1) -> np
         th, tw = size, max(1, round(w * size / h))
     else:
         th, tw = max(1, round(h * size / w)), size
-    th, tw = _round_to(th, multiple), _round_to(tw, multiple)
-    if (th, tw) == (h, w):
+    return _round_to(th, multiple), _round_to(tw, multiple)
+
+
+def resize_shorter(frame: np.ndarray, size: int | None, multiple: int = 1) -> np.ndarray:
+    """Resize so the shorter side is ``size`` (aspect ratio kept), then round each side
+    to the nearest multiple of ``multiple`` (2 for H.264's yuv420p). ``size=None`` keeps
+    the size, apart from that rounding. Returns ``frame`` itself when nothing changes."""
+    th, tw = shorter_size(*frame.shape[:2], size, multiple)
+    if (th, tw) == frame.shape[:2]:
         return frame
     return resize_to(frame, (th, tw))
 
