@@ -47,7 +47,7 @@ def frame_count(path: PathLike) -> int:
         return 1
 
 
-def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None, int]], int, int]:
+def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None, int]], int, int | None]:
     """An animated WebP, APNG or GIF: (its frames, each ``(RGB over white, alpha or None,
     duration in ms)`` as the viewer shows it (Pillow composes each frame with those before
     it), its frame count, how many times it loops (0: for ever; None: it plays once))."""
