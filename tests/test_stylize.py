@@ -375,6 +375,32 @@ def test_a_photo_too_large_for_the_memory_is_refused_with_a_size_that_fits(model
     assert memory_advice(need, None, 6000, 8000) is None and memory_advice(None, 1.0, 6000, 8000) is None
 
 
+def test_a_folder_of_frames_as_a_sequence(tmp_path, model_path):
+    """--sequence: a render's frames (frame_1 ... frame_10: numbers in order, not as text)
+    become one clip, steadied as a video is: into a video at --fps, each frame in its place,
+    or into a folder of frames under the same names; a file is not a sequence (exit 2)."""
+    seq = tmp_path / "render"
+    seq.mkdir()
+    sources = [make_photo(48, 64, i) for i in range(10)]
+    for i, frame in enumerate(sources):
+        Image.fromarray(frame).save(seq / f"frame_{i + 1}.png")
+    m = str(model_path)
+    # (--strength 0: each frame comes out as it went in, so the video's order can be read)
+    assert main(["stylize", "--model", m, "--input", str(seq), "--sequence", "--output", str(tmp_path / "clip.mp4"),
+                 "--fps", "12", "--no-temporal", "--strength", "0", "--no-progress"]) == 0
+    want = [f.astype(float) for f in sources]
+    with av.open(str(tmp_path / "clip.mp4")) as c:
+        assert float(c.streams.video[0].average_rate) == 12
+        got = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
+    assert len(got) == 10
+    assert [int(np.argmin([np.abs(g - w).mean() for w in want])) for g in got] == list(range(10))
+    r = run_cli("stylize", "--model", m, "--input", seq, "--sequence", "--output", tmp_path / "out", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["temporal"]["frames"] == 10  # steadied, one clip
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in seq.iterdir())
+    r = run_cli("stylize", "--model", m, "--input", seq / "frame_1.png", "--sequence")
+    assert r.returncode == 2 and "--sequence needs a folder" in r.stderr
+
+
 def test_an_output_that_would_replace_its_input_is_refused(tmp_path, model_path, clip):
     """The user's original is never overwritten: the same file, an image written into its
     own folder under its own name, the same folder, a video played as the camera."""

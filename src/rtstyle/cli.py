@@ -192,7 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="0-1: blend the stylized frame with the original (default: 1, fully stylized)")
     s.add_argument("--fps", type=_number(0.1, 1000.0), default=None,
                    help="video: the input's frame rate, for a stream that records none (a camera's raw .h264, "
-                        "which is otherwise read at 25 fps); the frames' own times are then ignored")
+                        "which is otherwise read at 25 fps); the frames' own times are then ignored. --sequence "
+                        "into a video: its frame rate (default 25)")
+    s.add_argument("--sequence", action="store_true",
+                   help="folder: its images are the frames of one clip (a render, an export), in name order "
+                        "(frame_2 before frame_10): steadied as a video is, into a folder of frames or, with "
+                        "--output clip.mp4, a video at --fps (default 25)")
     s.add_argument("--preserve-color", action="store_true",
                    help="keep the original's colours: stylized lightness only (in CIELAB)")
     s.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
@@ -411,6 +416,8 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
         raise RtStyleError("--virtual-camera needs --webcam SOURCE")
     src = Path(args.input)
     kind = input_kind(src)  # checks the input before the model is loaded
+    if args.sequence and kind != "folder":
+        raise RtStyleError("--sequence needs a folder of frames as --input")
     output = output or pipeline.default_output(src, kind)
     pipeline.check_not_the_input(src, output)
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
@@ -418,6 +425,9 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
     if kind == "image" or transparent_gif(src):  # (an animated one steadied as a video is)
         return pipeline.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
+    if kind == "folder" and args.sequence:
+        return _with_temporal(pipeline.stylize_sequence(stylizer, src, output, progress=_progress(args),
+                                                        postprocess=stabilizer, fps=args.fps or 25), stabilizer)
     if kind == "folder":
         return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)
     summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,

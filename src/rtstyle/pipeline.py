@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -216,6 +217,45 @@ def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tr
     if len(failed) == len(files):
         raise RtStyleError(f"none of the {len(files)} images under {src} could be read")
     return summary
+
+
+def _natural_key(path: Path) -> list:
+    """Sort key: the numbers in a name compared as numbers (frame_2 before frame_10)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
+                     postprocess: FrameFilter | None = None, fps: float = 25) -> dict[str, Any]:
+    """A folder whose images are the frames of one clip (a render's or an editor's export),
+    in name order, numbers compared as numbers: each stylized and steadied by
+    ``postprocess`` as a video's frames are, into the folder ``dst`` (the same names, each
+    frame's transparency, EXIF and colour profile kept, as for :func:`stylize_folder`) or,
+    where ``dst`` is a video file, into that video at ``fps``."""
+    files = sorted(list_images(src, recursive=False), key=_natural_key)
+    if not files:
+        raise RtStyleError(f"no images found in {src}")
+    to_video = dst.suffix.lower() in VIDEO_OUTPUT_EXTS
+    if not to_video and dst.exists() and not dst.is_dir():
+        raise RtStyleError(f"output {dst} must be a folder or a video file when the input is a sequence")
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(VideoWriter(dst, fps=fps)) if to_video else None
+        for i, path in enumerate(progress_bar(progress, iterable=files, unit="frame", desc="stylizing")):
+            frame, alpha = read_image_with_alpha(path)
+            frame = resize_shorter(frame, stylizer.image_size, multiple=2 if to_video else 1)
+            if i == 0:
+                check_memory(stylizer, *frame.shape[:2], src)
+            out = stylizer.stylize_as_is(frame)
+            if postprocess is not None:
+                out = postprocess(frame, out)
+            if writer is not None:
+                writer.write(out)
+                continue
+            if alpha is not None and alpha.shape != out.shape[:2]:
+                alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
+            write_image(dst / _writable(path.relative_to(src)), out, alpha, image_tags(path))
+    return {"input": str(src), "output": str(dst), "kind": "sequence", "frames": len(files),
+            "fps": fps if to_video else None, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
