@@ -8,6 +8,7 @@ import http.server
 import socketserver
 import threading
 import time
+from datetime import datetime, timezone
 
 import av
 import cv2
@@ -189,7 +190,8 @@ def test_a_dropped_stream_is_opened_again(tmp_path, model_path, capfd):
 def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, model_path, ip_camera):
     """A network slower than the camera drops frames: the recording keeps when each frame
     came, so it lasts as long as the session (before, the frames kept were written at the
-    camera's rate: a fast-forward, out of step with the time it recorded)."""
+    camera's rate: a fast-forward, out of step with the time it recorded); and it is dated
+    (a gallery sorts it by its creation_time)."""
     def slow(source, stylized):  # a network that takes 0.15 s a frame
         time.sleep(0.15)
         return stylized
@@ -201,7 +203,9 @@ def test_a_live_recording_keeps_real_time_when_frames_are_dropped(tmp_path, mode
     assert summary["dropped"] > 0
     with av.open(str(out)) as c:
         times = [float(f.time) for f in c.decode(video=0)]
+        created = datetime.fromisoformat(c.metadata["creation_time"].replace("Z", "+00:00"))
     assert len(times) == summary["frames"] and times == sorted(times)
+    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 60  # dated when it was recorded
     # the stream played for 3 s; at the camera's rate (25 fps, OpenCV's guess for MJPEG) the
     # at most 20 frames kept would fill under 0.8 s
     assert 1.5 < times[-1] < summary["seconds"]

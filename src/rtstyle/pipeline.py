@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -323,6 +324,11 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
             "phase_lock_moves": phase_lock.moves if phase_lock is not None else None, "peak_rss_mb": peak_rss_mb()}
 
 
+def _now() -> str:
+    """This moment in UTC as a video's ``creation_time`` tag (a recording's date in a gallery)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = None,
                    show: bool | None = None, max_frames: int | None = None, progress: bool = True,
                    postprocess: FrameFilter | None = None, virtual_camera: str | None = None,
@@ -368,7 +374,8 @@ def stylize_stream(stylizer: Stylizer, source: str | int, output: Path | None = 
     beside = ThreadPoolExecutor(1, thread_name_prefix="rtstyle-prepare") if _in_halves(postprocess) else None
     t0 = last = first = time.perf_counter()
     with Camera(source, reconnect=reconnect) as camera, \
-            (VideoWriter(output, fps=camera.fps) if output is not None else contextlib.nullcontext()) as writer, \
+            (VideoWriter(output, fps=camera.fps, tags={"creation_time": _now()}) if output is not None
+             else contextlib.nullcontext()) as writer, \
             TerminalKeys() as terminal:
         window = Window("rtstyle - h for keys, q to quit") if show else None
         session = LiveSession(stylizer, list(styles or []), current, load, postprocess, snapshot_dir, say)

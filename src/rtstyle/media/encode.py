@@ -145,6 +145,8 @@ class VideoWriter:
     and MOV all of them, Apple's and Android's own keys included; Matroska and WebM all;
     AVI its date and title), and a film's chapters, in step with the pictures (not in AVI
     or GIF).
+    ``tags``: more of the file's tags, over the source's (a live recording's
+    ``creation_time``).
     ``audio_start``: the time on ``audio_from``'s clock (s) of the first frame written
     (:attr:`VideoReader.start`); default: where its video stream starts.
     ``crf``: quality on x264's scale (0-51, lower is better; mapped for VP9 and MPEG-4).
@@ -162,7 +164,8 @@ class VideoWriter:
     """
 
     def __init__(self, path: PathLike, fps: float | Fraction, audio_from: PathLike | None = None,
-                 crf: int = 18, codec: str | None = None, audio_start: float | Fraction | None = None):
+                 crf: int = 18, codec: str | None = None, audio_start: float | Fraction | None = None,
+                 tags: dict[str, str] | None = None):
         self.path = Path(path)
         fmt = _OUTPUT_FORMATS.get(self.path.suffix.lower())
         if fmt is None:
@@ -185,6 +188,8 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
         self._tracks = source_tracks(audio_from, audio_start) if audio_from is not None else []
         self._header = source_header(audio_from, audio_start) if audio_from is not None else SourceHeader()
+        if tags:
+            self._header = SourceHeader({**self._header.tags, **tags}, self._header.chapters)
         #: the source's tracks carried into the output, by kind (set when the first frame is written)
         self.tracks = {"audio": 0, "subtitle": 0}
         try:
