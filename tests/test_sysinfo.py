@@ -1,6 +1,8 @@
 """What `rtstyle info` says about the machine: the CPU features that decide speed."""
 
 import json
+import os
+import sys
 
 from rtstyle import sysinfo
 from rtstyle.cli import main
@@ -41,12 +43,16 @@ def test_missing_flags_are_unknown_not_absent():
     assert line == "AVX2 yes, AVX-512 no, AMX-BF16 ?"
 
 
-def test_info_reports_the_cpu_features(capsys):
+def test_info_reports_the_cpu_features_and_free_memory(capsys):
     assert main(["info", "--json"]) == 0
-    cpu = json.loads(capsys.readouterr().out)["cpu"]
+    info = json.loads(capsys.readouterr().out)
+    cpu = info["cpu"]
+    if sys.platform.startswith("linux"):  # (from /proc/meminfo; a container's limit where lower)
+        assert 0 < info["memory_free_mb"] <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
     assert cpu["arch"] and cpu["model"] and cpu["torch_kernels"]
     table = sysinfo.ARM_FEATURES if sysinfo._is_arm(cpu["arch"]) else sysinfo.X86_FEATURES
     assert set(cpu["features"]) == set(table)
     assert all(v in (True, False, None) for v in cpu["features"].values())
     assert main(["info"]) == 0
-    assert "CPU: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "CPU: " in out and "memory free: " in out

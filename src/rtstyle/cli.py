@@ -694,7 +694,7 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
 
     from .devices import mps_available, resolve_device, resolve_precision
     from .models import preset_names
-    from .sysinfo import cpu_features, machine
+    from .sysinfo import available_memory_mb, cpu_features, machine
     from .vgg import describe_weights_source
 
     def version(mod: str) -> str | None:
@@ -712,6 +712,7 @@ def cmd_info(args: argparse.Namespace) -> dict[str, Any]:
         "devices": {"default": str(resolve_device("auto")), "cuda": cuda, "mps": mps_available(),
                     "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "cpu": {"model": machine(), **cpu_features(), "torch_kernels": torch.backends.cpu.get_cpu_capability()},
+        "memory_free_mb": None if (free := available_memory_mb()) is None else round(free),
         "training_precision": resolve_precision("auto", resolve_device("auto")),
         "architectures": preset_names(),
         "vgg16_weights": describe_weights_source(args.vgg_weights),
@@ -728,6 +729,9 @@ def _print_info(info: dict[str, Any]) -> None:
           f"MPS: {'yes' if d['mps'] else 'no'}; CPU cores: {d['cpu_cores']} (torch threads {d['torch_threads']})")
     c = info["cpu"]
     print(f"CPU: {c['model']} ({c['arch']}); {describe_cpu_features(c)}; PyTorch's CPU kernels: {c['torch_kernels']}")
+    free = info["memory_free_mb"]
+    print(f"memory free: {'unknown' if free is None else f'{free / 1024:.1f} GB'} (a picture that needs more is "
+          "refused, with the --image-size that fits)")
     print(f"training precision (--precision auto): {info['training_precision']} on {d['default']}")
     print(f"architectures: {', '.join(info['architectures'])}")
     w = info["vgg16_weights"]
