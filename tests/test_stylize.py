@@ -346,6 +346,11 @@ def test_a_phone_photos_exif_and_colour_profile_are_kept(tmp_path, model_path):
         assert got.get_ifd(0x8825).get(2) == (50.0, 52.0, 44.0)
         assert 0x0112 not in got and 0xA002 not in got.get_ifd(0x8769)  # not turned twice; no stale size
         assert img.info.get("icc_profile") == srgb, ext
+    Image.fromarray(make_photo(40, 56, 5)).save(tmp_path / "scan.tif", exif=exif.tobytes())
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "scan.tif"), "--output",
+                 str(tmp_path / "scan.jpg")]) == 0
+    got = Image.open(tmp_path / "scan.jpg").getexif()
+    assert got.get(0x010F) == "Apple" and not {256, 257, 273, 279} & set(got)  # not the TIFF's strips and size
     cmyk = np.full((24, 32, 4), 60, np.uint8)
     Image.fromarray(cmyk, "CMYK").save(tmp_path / "print.jpg", icc_profile=srgb[:16] + b"CMYK" + srgb[20:])
     assert main(["stylize", "--model", m, "--input", str(tmp_path / "print.jpg"), "--output",

@@ -106,14 +106,19 @@ def read_image_with_alpha(path: PathLike) -> tuple[np.ndarray, np.ndarray | None
 
 _ORIENTATION = 0x0112  # EXIF tags: the display rotation (applied by read_image)
 _PIXEL_SIZE = (0xA002, 0xA003)  # the picture's width and height, in the Exif IFD (stale once resized)
+# IFD0's tags that describe how the source's own pixels are stored (a TIFF's size, strips,
+# compression, samples; a JPEG's chroma subsampling): they would be false of the copy
+_STRUCTURE_TAGS = (254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 317, 320,
+                   322, 323, 324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 34675)
 
 
 def image_tags(path: PathLike) -> dict[str, bytes]:
     """What a copy of the photo ``path`` made by stylizing it should keep (Pillow's save
     options ``exif`` and ``icc_profile``): its EXIF (when and where it was taken, the
     camera: a gallery sorts and maps the stylized copy with the original), without the
-    orientation (:func:`read_image` applied it), the picture size and the embedded
-    thumbnail (a viewer would show the unstylized photo for it); and its colour profile where
+    orientation (:func:`read_image` applied it), the picture size, how the source's pixels
+    are stored (a TIFF's strips and compression) and the embedded thumbnail (a viewer
+    would show the unstylized photo for it); and its colour profile where
     it is an RGB one (a wide-gamut phone photo's Display P3: the photo's colours are its
     numbers in that space, and so are the stylized copy's). Empty where it has neither or
     cannot be read."""
@@ -121,6 +126,8 @@ def image_tags(path: PathLike) -> dict[str, bytes]:
         with Image.open(path) as img:
             exif, icc = img.getexif(), img.info.get("icc_profile")
             tags = {}
+            for tag in _STRUCTURE_TAGS:
+                exif.pop(tag, None)
             if len(exif):
                 exif.pop(_ORIENTATION, None)
                 sub = exif.get_ifd(0x8769)  # the Exif IFD
