@@ -383,7 +383,8 @@ def test_a_photo_too_large_for_the_memory_is_refused_with_a_size_that_fits(model
 def test_a_folder_of_frames_as_a_sequence(tmp_path, model_path):
     """--sequence: a render's frames (frame_1 ... frame_10: numbers in order, not as text)
     become one clip, steadied as a video is: into a video at --fps, each frame in its place,
-    or into a folder of frames under the same names; a file is not a sequence (exit 2)."""
+    or into a folder of frames under the same names, a frame cut short skipped with a note;
+    a file is not a sequence (exit 2)."""
     seq = tmp_path / "render"
     seq.mkdir()
     sources = [make_photo(48, 64, i) for i in range(10)]
@@ -399,9 +400,12 @@ def test_a_folder_of_frames_as_a_sequence(tmp_path, model_path):
         got = [f.to_ndarray(format="rgb24").astype(float) for f in c.decode(video=0)]
     assert len(got) == 10
     assert [int(np.argmin([np.abs(g - w).mean() for w in want])) for g in got] == list(range(10))
+    (seq / "frame_11.png").write_bytes((seq / "frame_1.png").read_bytes()[:200])  # a render cut short
     r = run_cli("stylize", "--model", m, "--input", seq, "--sequence", "--output", tmp_path / "out", "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["temporal"]["frames"] == 10  # steadied, one clip
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in seq.iterdir())
+    summary = json.loads(r.stdout)
+    assert r.returncode == 0 and summary["temporal"]["frames"] == 10  # steadied, one clip
+    assert summary["failed"] == [str(seq / "frame_11.png")] and "skipped: " in r.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {f"frame_{i}.png" for i in range(1, 11)}
     r = run_cli("stylize", "--model", m, "--input", seq / "frame_1.png", "--sequence")
     assert r.returncode == 2 and "--sequence needs a folder" in r.stderr
 

@@ -231,7 +231,9 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
     in name order, numbers compared as numbers: each stylized and steadied by
     ``postprocess`` as a video's frames are, into the folder ``dst`` (the same names, each
     frame's transparency, EXIF and colour profile kept, as for :func:`stylize_folder`) or,
-    where ``dst`` is a video file, into that video at ``fps``."""
+    where ``dst`` is a video file, into that video at ``fps``. A frame that cannot be read
+    (a render interrupted mid-file) is skipped with a note, as :func:`stylize_folder` skips
+    an image, and listed in the summary's ``failed``."""
     files = sorted(list_images(src, recursive=False), key=_natural_key)
     if not files:
         raise RtStyleError(f"no images found in {src}")
@@ -239,13 +241,21 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
     if not to_video and dst.exists() and not dst.is_dir():
         raise RtStyleError(f"output {dst} must be a folder or a video file when the input is a sequence")
     t0 = time.perf_counter()
+    failed: list[str] = []
+    done = 0
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(dst, fps=fps)) if to_video else None
-        for i, path in enumerate(progress_bar(progress, iterable=files, unit="frame", desc="stylizing")):
-            frame, alpha = read_image_with_alpha(path)
+        for path in progress_bar(progress, iterable=files, unit="frame", desc="stylizing"):
+            try:
+                frame, alpha = read_image_with_alpha(path)
+            except RtStyleError as e:
+                tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
+                failed.append(str(path))
+                continue
             frame = resize_shorter(frame, stylizer.image_size, multiple=2 if to_video else 1)
-            if i == 0:
+            if done == 0:  # (the first frame read)
                 check_memory(stylizer, *frame.shape[:2], src)
+            done += 1
             out = stylizer.stylize_as_is(frame)
             if postprocess is not None:
                 out = postprocess(frame, out)
@@ -255,8 +265,10 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
             if alpha is not None and alpha.shape != out.shape[:2]:
                 alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
             write_image(dst / _writable(path.relative_to(src)), out, alpha, image_tags(path))
-    return {"input": str(src), "output": str(dst), "kind": "sequence", "frames": len(files),
-            "fps": fps if to_video else None, "seconds": round(time.perf_counter() - t0, 3)}
+        if not done:
+            raise RtStyleError(f"none of the {len(files)} frames in {src} could be read")
+    return {"input": str(src), "output": str(dst), "kind": "sequence", "frames": done,
+            "failed": failed, "fps": fps if to_video else None, "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
