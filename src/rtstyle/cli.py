@@ -384,7 +384,7 @@ def cmd_distill(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
-    from . import pipeline
+    from . import pipeline, stills
     from .media import input_kind, transparent_gif
     from .styles import resolve_model
     from .stylizer import Stylizer
@@ -424,12 +424,12 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
     if kind == "image" or transparent_gif(src):  # (an animated one steadied as a video is)
-        return pipeline.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
+        return stills.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder" and args.sequence:
-        return _with_temporal(pipeline.stylize_sequence(stylizer, src, output, progress=_progress(args),
+        return _with_temporal(stills.stylize_sequence(stylizer, src, output, progress=_progress(args),
                                                         postprocess=stabilizer, fps=args.fps or 25), stabilizer)
     if kind == "folder":
-        return pipeline.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)
+        return stills.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)
     summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,
                                      phase_lock=_phase_lock(args, stabilizer), fps=args.fps)
     session = getattr(stylizer.backend, "session", None)  # ONNX Runtime's (PyTorch: None)
