@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -112,6 +112,44 @@ def check_memory(stylizer: Stylizer, height: int, width: int, what: Path) -> Non
         raise RtStyleError(f"{what}: {advice}")
 
 
+def run_frames(stylizer: Stylizer, frames: Iterable[tuple[np.ndarray, Any]], sink: Callable[[np.ndarray, Any], None],
+               postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None, pipelined: bool = True,
+               queue_size: int = 4, progress: bool = True, total: int | None = None) -> int:
+    """The middle of a clip's journey, which knows nothing of where frames come from or go:
+    each ``(frame the network sees, what the sink needs with it)`` of ``frames``, in order,
+    stylized (through ``phase_lock`` where given), steadied by ``postprocess`` and handed
+    to ``sink(frame, what)``. Pipelined: ``frames`` is iterated in a reader thread (with the
+    phase lock's motion and the first half of a post-process that splits in two) and the
+    sink runs in a writer thread (with the second half), joined to the network by bounded
+    queues of ``queue_size``. The number of frames."""
+    split = _in_halves(postprocess)
+
+    def prepared():  # ((frame the network sees, its motion for the phase lock), what the post-process needs, what)
+        for f, what in frames:
+            moved = phase_lock.prepare(f) if phase_lock is not None else None
+            yield (f, moved), (postprocess.prepare(f) if split else f if postprocess is not None else None), what
+
+    def finish(item: tuple[np.ndarray, Any, Any]) -> None:
+        out, state, what = item
+        if split:
+            out = postprocess.apply(state, out)
+        elif postprocess is not None:
+            out = postprocess(state, out)  # state: the source frame
+        sink(out, what)
+
+    count = 0
+    background = BackgroundSink(finish, queue_size) if pipelined else contextlib.nullcontext()
+    bar = progress_bar(progress, total=total, unit="frame", desc="stylizing")
+    with bar, background:
+        put = background.put if pipelined else finish
+        for (frame, moved), state, what in prefetch(prepared(), queue_size) if pipelined else prepared():
+            put((stylizer.stylize_as_is(frame) if moved is None else phase_lock.apply(stylizer, frame, moved),
+                 state, what))
+            count += 1
+            bar.update(1)
+    return count
+
+
 def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                   pipelined: bool = True, queue_size: int = 4,
                   postprocess: FrameFilter | None = None, phase_lock: PhaseLock | None = None,
@@ -137,36 +175,14 @@ def stylize_video(stylizer: Stylizer, src: Path, dst: Path, progress: bool = Tru
     stages overlap while memory stays flat."""
     check_output_ext(dst, VIDEO_OUTPUT_EXTS, "a video file")
     t0 = time.perf_counter()
-    frames = 0
-    split = _in_halves(postprocess)
     with VideoReader(src, fps=fps) as reader, \
             VideoWriter(dst, fps=reader.fps, audio_from=src, audio_start=reader.start) as writer:
         size = stylizer.image_size
         check_memory(stylizer, *shorter_size(reader.height, reader.width, size, multiple=2), src)
-
-        def decoded():  # ((frame the network sees, its motion for the phase lock), what the post-process needs, time)
-            for f, t in reader.timed():
-                f = resize_shorter(f, size, multiple=2)
-                moved = phase_lock.prepare(f) if phase_lock is not None else None
-                yield (f, moved), (postprocess.prepare(f) if split else f if postprocess is not None else None), t
-
-        def encode(item: tuple[np.ndarray, Any, Any]) -> None:
-            out, state, t = item
-            if split:
-                out = postprocess.apply(state, out)
-            elif postprocess is not None:
-                out = postprocess(state, out)  # state: the source frame
-            writer.write(out, t)  # at the source frame's own time: a phone's variable rate is kept
-
-        sink = BackgroundSink(encode, queue_size) if pipelined else contextlib.nullcontext()
-        bar = progress_bar(progress, total=reader.frame_count or None, unit="frame", desc="stylizing")
-        with bar, sink:
-            put = sink.put if pipelined else encode
-            for (frame, moved), state, t in prefetch(decoded(), queue_size) if pipelined else decoded():
-                put((stylizer.stylize_as_is(frame) if moved is None else phase_lock.apply(stylizer, frame, moved),
-                     state, t))
-                frames += 1
-                bar.update(1)
+        frames = run_frames(stylizer, ((resize_shorter(f, size, multiple=2), t) for f, t in reader.timed()),
+                            writer.write,  # at the source frame's own time: a phone's variable rate is kept
+                            postprocess=postprocess, phase_lock=phase_lock, pipelined=pipelined,
+                            queue_size=queue_size, progress=progress, total=reader.frame_count or None)
         if frames == 0:
             raise RtStyleError(f"{src} contains no video frames")
     seconds = time.perf_counter() - t0

@@ -36,7 +36,7 @@ from .media import (
     write_animation,
     write_image,
 )
-from .pipeline import FrameFilter, _in_folder, _writable, check_memory, check_output_ext
+from .pipeline import FrameFilter, _in_folder, _writable, check_memory, check_output_ext, run_frames
 from .progress import progress_bar
 from .stylizer import Stylizer
 
@@ -142,6 +142,19 @@ def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
+def _readable(files: list[Path], failed: list[str]):
+    """(path, RGB frame, alpha or None) of each of ``files`` that can be read; the others
+    said on stderr and added to ``failed``."""
+    for path in files:
+        try:
+            frame, alpha = read_image_with_alpha(path)
+        except RtStyleError as e:
+            tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
+            failed.append(str(path))
+            continue
+        yield path, frame, alpha
+
+
 def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                      postprocess: FrameFilter | None = None, fps: float = 25) -> dict[str, Any]:
     """A folder whose images are the frames of one clip (a render's or an editor's export),
@@ -159,29 +172,28 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
         raise RtStyleError(f"output {dst} must be a folder or a video file when the input is a sequence")
     t0 = time.perf_counter()
     failed: list[str] = []
-    done = 0
+    multiple = 2 if to_video else 1
+
+    def frames():
+        for i, (path, frame, alpha) in enumerate(_readable(files, failed)):
+            frame = resize_shorter(frame, stylizer.image_size, multiple)
+            if i == 0:  # (before the network sees a frame or anything is written)
+                check_memory(stylizer, *frame.shape[:2], src)
+            yield frame, (path, alpha)
+
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(dst, fps=fps)) if to_video else None
-        for path in progress_bar(progress, iterable=files, unit="frame", desc="stylizing"):
-            try:
-                frame, alpha = read_image_with_alpha(path)
-            except RtStyleError as e:
-                tqdm.write(f"rtstyle: skipped: {e}", file=sys.stderr)
-                failed.append(str(path))
-                continue
-            frame = resize_shorter(frame, stylizer.image_size, multiple=2 if to_video else 1)
-            if done == 0:  # (the first frame read)
-                check_memory(stylizer, *frame.shape[:2], src)
-            done += 1
-            out = stylizer.stylize_as_is(frame)
-            if postprocess is not None:
-                out = postprocess(frame, out)
+
+        def sink(out: np.ndarray, what: tuple[Path, np.ndarray | None]) -> None:
+            path, alpha = what
             if writer is not None:
                 writer.write(out)
-                continue
+                return
             if alpha is not None and alpha.shape != out.shape[:2]:
                 alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
             write_image(dst / _writable(path.relative_to(src)), out, alpha, image_tags(path))
+
+        done = run_frames(stylizer, frames(), sink, postprocess=postprocess, progress=progress, total=len(files))
         if not done:
             raise RtStyleError(f"none of the {len(files)} frames in {src} could be read")
     return {"input": str(src), "output": str(dst), "kind": "sequence", "frames": done,
