@@ -427,7 +427,8 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
         return stills.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder" and args.sequence:
         return _with_temporal(stills.stylize_sequence(stylizer, src, output, progress=_progress(args),
-                                                        postprocess=stabilizer, fps=args.fps or 25), stabilizer)
+                                                      postprocess=stabilizer, fps=args.fps or 25,
+                                                      phase_lock=_phase_lock(args, stabilizer)), stabilizer)
     if kind == "folder":
         return stills.stylize_folder(stylizer, src, output, progress=_progress(args), postprocess=stabilizer)
     summary = pipeline.stylize_video(stylizer, src, output, progress=_progress(args), postprocess=stabilizer,

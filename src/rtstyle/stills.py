@@ -36,6 +36,7 @@ from .media import (
     write_animation,
     write_image,
 )
+from .phaselock import PhaseLock
 from .pipeline import FrameFilter, _in_folder, _writable, check_memory, check_output_ext, run_frames
 from .progress import progress_bar
 from .stylizer import Stylizer
@@ -156,12 +157,14 @@ def _readable(files: list[Path], failed: list[str]):
 
 
 def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
-                     postprocess: FrameFilter | None = None, fps: float = 25) -> dict[str, Any]:
+                     postprocess: FrameFilter | None = None, fps: float = 25,
+                     phase_lock: PhaseLock | None = None) -> dict[str, Any]:
     """A folder whose images are the frames of one clip (a render's or an editor's export),
     in name order, numbers compared as numbers: each stylized and steadied by
     ``postprocess`` as a video's frames are, into the folder ``dst`` (the same names, each
     frame's transparency, EXIF and colour profile kept, as for :func:`stylize_folder`) or,
-    where ``dst`` is a video file, into that video at ``fps``. A frame that cannot be read
+    where ``dst`` is a video file, into that video at ``fps``; ``phase_lock`` as for
+    :func:`~rtstyle.pipeline.stylize_video`. A frame that cannot be read
     (a render interrupted mid-file) is skipped with a note, as :func:`stylize_folder` skips
     an image, and listed in the summary's ``failed``."""
     files = sorted(list_images(src, recursive=False), key=_natural_key)
@@ -193,8 +196,10 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
                 alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
             write_image(dst / _writable(path.relative_to(src)), out, alpha, image_tags(path))
 
-        done = run_frames(stylizer, frames(), sink, postprocess=postprocess, progress=progress, total=len(files))
+        done = run_frames(stylizer, frames(), sink, postprocess=postprocess, phase_lock=phase_lock, progress=progress,
+                          total=len(files))
         if not done:
             raise RtStyleError(f"none of the {len(files)} frames in {src} could be read")
     return {"input": str(src), "output": str(dst), "kind": "sequence", "frames": done,
-            "failed": failed, "fps": fps if to_video else None, "seconds": round(time.perf_counter() - t0, 3)}
+            "failed": failed, "fps": fps if to_video else None, "seconds": round(time.perf_counter() - t0, 3),
+            "phase_lock_moves": phase_lock.moves if phase_lock is not None else None}
