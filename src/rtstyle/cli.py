@@ -423,7 +423,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
-    if kind == "image" or transparent_gif(src):  # (an animated one steadied as a video is)
+    if kind == "image" or (kind == "video" and transparent_gif(src)):  # (an animated one steadied as a video is)
         return stills.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder" and args.sequence:
         return _with_temporal(stills.stylize_sequence(stylizer, src, output, progress=_progress(args),

@@ -42,12 +42,21 @@ from .progress import progress_bar
 from .stylizer import Stylizer
 
 
+def _alpha_at(alpha: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A frame's transparency at the size of its stylized frame (``shape``: after
+    --image-size), or None where it is opaque."""
+    if alpha is None or alpha.shape == shape[:2]:
+        return alpha
+    return resize_to(alpha, shape[:2], enlarge=cv2.INTER_LINEAR)
+
+
 def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
-                   postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
+                   postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float, int]:
     """Stylize one image file into ``dst``: its transparency (a logo, a sticker), its EXIF
     (date, place, camera) and colour profile kept where ``dst``'s format has them; an
     animated one frame by frame (:func:`_stylize_animation`, ``postprocess`` as for
-    :func:`~rtstyle.pipeline.stylize_video`). The stylized (first) frame and the network's seconds."""
+    :func:`~rtstyle.pipeline.stylize_video`). The stylized (first) frame, the network's
+    seconds and the number of frames."""
     if frame_count(src) > 1 or src.suffix.lower() == ".gif":  # (a GIF comes here if transparent_gif)
         return _stylize_animation(stylizer, src, dst, postprocess)
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
@@ -57,14 +66,12 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
     t0 = time.perf_counter()
     out = stylizer.stylize_as_is(frame)
     seconds = time.perf_counter() - t0
-    if alpha is not None and alpha.shape != out.shape[:2]:  # --image-size
-        alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
-    write_image(dst, out, alpha, image_tags(src))
-    return out, seconds
+    write_image(dst, out, _alpha_at(alpha, out.shape), image_tags(src))
+    return out, seconds, 1
 
 
 def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
-                       postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float]:
+                       postprocess: FrameFilter | None = None) -> tuple[np.ndarray, float, int]:
     """An animated WebP or APNG, or a transparent GIF (a sticker), every frame stylized and
     steadied by ``postprocess`` (started afresh), each kept at its own duration, with its
     transparency and loop count: into an animated WebP, APNG or GIF, or a video (MP4, ...:
@@ -74,7 +81,7 @@ def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
     if suffix not in ANIMATED_OUTPUT_EXTS | VIDEO_OUTPUT_EXTS:
         raise RtStyleError(f"{src} is animated: write it as an animation "
                            f"({', '.join(sorted(ANIMATED_OUTPUT_EXTS | VIDEO_OUTPUT_EXTS))}), not {dst.suffix or dst}")
-    frames, _, loop = read_animation(src)
+    frames, loop = read_animation(src)
     if hasattr(postprocess, "reset"):
         postprocess.reset()
     outs, alphas, durations, seconds = [], [], [], 0.0
@@ -86,8 +93,7 @@ def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
         out = stylizer.stylize_as_is(frame)
         seconds += time.perf_counter() - t0
         outs.append(postprocess(frame, out) if postprocess is not None else out)
-        alphas.append(alpha if alpha is None or alpha.shape == out.shape[:2]
-                      else resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR))
+        alphas.append(_alpha_at(alpha, out.shape))
         durations.append(duration)
     if suffix in ANIMATED_OUTPUT_EXTS:
         write_animation(dst, outs, durations, loop, alphas, image_tags(src))
@@ -95,7 +101,7 @@ def _stylize_animation(stylizer: Stylizer, src: Path, dst: Path,
         with VideoWriter(dst, fps=1000 / statistics.median(durations)) as writer:
             for out, at in zip(outs, np.cumsum([0] + durations[:-1]), strict=True):
                 writer.write(out, Fraction(int(at), 1000))
-    return outs[0], seconds
+    return outs[0], seconds, len(outs)
 
 
 def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path,
@@ -103,8 +109,7 @@ def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path,
     """One image file (an animated one: every frame, ``postprocess`` between the network
     and the output, as for :func:`~rtstyle.pipeline.stylize_video`)."""
     dst = _in_folder(src, dst)
-    frames = frame_count(src)
-    out, seconds = _stylize_photo(stylizer, src, dst, postprocess)
+    out, seconds, frames = _stylize_photo(stylizer, src, dst, postprocess)
     return {"input": str(src), "output": str(dst), "kind": "image" if frames == 1 else "animated image",
             "frames": frames, "size": [out.shape[1], out.shape[0]], "seconds": round(seconds, 4)}
 
@@ -192,9 +197,7 @@ def stylize_sequence(stylizer: Stylizer, src: Path, dst: Path, progress: bool = 
             if writer is not None:
                 writer.write(out)
                 return
-            if alpha is not None and alpha.shape != out.shape[:2]:
-                alpha = resize_to(alpha, out.shape[:2], enlarge=cv2.INTER_LINEAR)
-            write_image(dst / _writable(path.relative_to(src)), out, alpha, image_tags(path))
+            write_image(dst / _writable(path.relative_to(src)), out, _alpha_at(alpha, out.shape), image_tags(path))
 
         done = run_frames(stylizer, frames(), sink, postprocess=postprocess, phase_lock=phase_lock, progress=progress,
                           total=len(files))

@@ -47,14 +47,14 @@ def frame_count(path: PathLike) -> int:
         return 1
 
 
-def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None, int]], int, int | None]:
+def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarray | None, int]], int | None]:
     """An animated WebP, APNG or GIF: (its frames, each ``(RGB over white, alpha or None,
     duration in ms)`` as the viewer shows it (Pillow composes each frame with those before
-    it), its frame count, how many times it loops (0: for ever; None: it plays once))."""
+    it), how many times it loops (0: for ever; None: it plays once))."""
     path = _input_file(path, "image")
     try:
         img = Image.open(path)
-        n, loop = getattr(img, "n_frames", 1), img.info.get("loop")
+        loop = img.info.get("loop")
     except Exception as e:
         raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
 
@@ -69,7 +69,7 @@ def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarra
             except Exception as e:  # Pillow raises many types for damaged files
                 raise RtStyleError(f"cannot read image {path}: {_reason(e)}") from None
 
-    return frames(), n, loop
+    return frames(), loop
 
 
 def _gif_frame(frame: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
