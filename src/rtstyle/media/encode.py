@@ -17,7 +17,7 @@ from ..errors import RtStyleError
 from ..fileio import atomic_output
 from .base import VIDEO_OUTPUT_EXTS, PathLike, _check_frame, _encoder_available, _reason
 from .images import resize_to
-from .tracks import SourceHeader, source_header, source_tracks
+from .tracks import SourceHeader, source_tracks
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class VideoWriter:
     ``mov_text`` (.mp4, .m4v, .mov), WebVTT (.webm) or SubRip (.mkv); AVI and GIF take
     none, and picture subtitles (a Blu-ray's PGS, a DVD's) only go into Matroska.
     Nothing is added when it has none. :attr:`tracks` then counts what was carried.
-    And its tags and chapters (:func:`~rtstyle.media.tracks.source_header`): the date and
+    And its tags and chapters (:class:`~rtstyle.media.tracks.SourceHeader`): the date and
     place it was filmed, the camera, its title, as far as the output format holds them (MP4
     and MOV all of them, Apple's and Android's own keys included; Matroska and WebM all;
     AVI its date and title), and a film's chapters, in step with the pictures (not in AVI
@@ -186,8 +186,8 @@ class VideoWriter:
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._size: tuple[int, int] | None = None  # (height, width) of the frames given
-        self._tracks = source_tracks(audio_from, audio_start) if audio_from is not None else []
-        self._header = source_header(audio_from, audio_start) if audio_from is not None else SourceHeader()
+        self._tracks, self._header = source_tracks(audio_from, audio_start) if audio_from is not None \
+            else ([], SourceHeader())
         if tags:
             self._header = SourceHeader({**self._header.tags, **tags}, self._header.chapters)
         #: the source's tracks carried into the output, by kind (set when the first frame is written)

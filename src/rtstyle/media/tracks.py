@@ -2,7 +2,7 @@
 (copied, or re-encoded where the output format does not take its codec) and every subtitle
 track (copied, or text subtitles converted to the format's own kind: MP4's ``mov_text``,
 WebM's WebVTT), in sync, with their languages and titles; and the file's own tags (when
-and where it was filmed, on what, its title) and its chapters: :func:`source_header`."""
+and where it was filmed, on what, its title) and its chapters: :func:`source_tracks`."""
 
 from __future__ import annotations
 
@@ -26,27 +26,6 @@ _ENCODING_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands",
 _KEPT_DISPOSITION = ("default", "forced", "hearing_impaired", "visual_impaired", "comment", "dub", "original")
 
 
-def source_tracks(path: PathLike, start: Fraction | float | None = None) -> list[_SourceTrack]:
-    """The tracks of ``path`` to carry into an output: its audio tracks, then its subtitle
-    tracks, in the source's order (none: an empty list). ``start``: as for :class:`_SourceTrack`."""
-    path = _input_file(path, "audio source")
-    try:
-        with av.open(str(path), metadata_errors="ignore") as c:
-            counts = {"audio": len(c.streams.audio), "subtitle": len(c.streams.subtitles)}
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise RtStyleError(f"cannot read audio from {path}: {_reason(e)}") from None
-    tracks: list[_SourceTrack] = []
-    try:
-        for kind, count in counts.items():
-            for i in range(count):
-                tracks.append(_SourceTrack(path, kind, i, start))
-    except BaseException:
-        for track in tracks:
-            track.close()
-        raise
-    return tracks
-
-
 @dataclass(frozen=True)
 class SourceHeader:
     """What a source file says of itself that an output made from it should keep:
@@ -60,20 +39,38 @@ class SourceHeader:
     chapters: list[dict] = field(default_factory=list)
 
 
-def source_header(path: PathLike, start: Fraction | float | None = None) -> SourceHeader:
-    """The :class:`SourceHeader` of ``path``; ``start``: as for :class:`_SourceTrack`.
-    Empty where the file has none or cannot be read."""
+def source_tracks(path: PathLike, start: Fraction | float | None = None) -> tuple[list[_SourceTrack], SourceHeader]:
+    """What of ``path`` to carry into an output: its tracks, audio then subtitles, in the
+    source's order (none: an empty list), and its :class:`SourceHeader`, read together
+    from one look at the file. ``start``: as for :class:`_SourceTrack`."""
+    path = _input_file(path, "audio source")
     try:
         with av.open(str(path), metadata_errors="ignore") as c:
-            tags, offset, chapters = dict(c.metadata), _first_picture(c, start), []
-            for ch in c.chapters():
-                shift = round(offset / ch["time_base"])
-                if ch["end"] - shift > 0:
-                    chapters.append({**ch, "start": max(0, ch["start"] - shift), "end": ch["end"] - shift})
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
-        return SourceHeader()
-    return SourceHeader({k: v for k, v in tags.items() if v and k.split("-")[0].lower() not in _ENCODING_TAGS},
-                        chapters)
+            counts = {"audio": len(c.streams.audio), "subtitle": len(c.streams.subtitles)}
+            header = _header(c, start)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise RtStyleError(f"cannot read audio from {path}: {_reason(e)}") from None
+    tracks: list[_SourceTrack] = []
+    try:
+        for kind, count in counts.items():
+            for i in range(count):
+                tracks.append(_SourceTrack(path, kind, i, start))
+    except BaseException:
+        for track in tracks:
+            track.close()
+        raise
+    return tracks, header
+
+
+def _header(container: av.container.InputContainer, start: Fraction | float | None) -> SourceHeader:
+    """The :class:`SourceHeader` of an open source file; ``start``: as for :class:`_SourceTrack`."""
+    offset, chapters = _first_picture(container, start), []
+    for ch in container.chapters():
+        shift = round(offset / ch["time_base"])
+        if ch["end"] - shift > 0:
+            chapters.append({**ch, "start": max(0, ch["start"] - shift), "end": ch["end"] - shift})
+    tags = {k: v for k, v in container.metadata.items() if v and k.split("-")[0].lower() not in _ENCODING_TAGS}
+    return SourceHeader(tags, chapters)
 
 
 def _first_picture(container: av.container.InputContainer, start: Fraction | float | None) -> Fraction:
