@@ -62,10 +62,10 @@ class Stylizer:
         """About how much memory (MB) the network takes on the CPU for a ``height`` x
         ``width`` frame; None where its architecture is not known (a foreign ONNX model)
         or it runs on a GPU."""
-        arch = self.meta.get("arch") or getattr(getattr(getattr(self.backend, "model", None), "config", None),
-                                                "__dict__", None)
+        arch = self.meta.get("arch")  # (a checkpoint's and an rtstyle export's; ArchConfig.to_dict)
         if not arch or not arch.get("channels") or str(self.device) != "cpu":
             return None
+        # (exports made before strides were configurable have the classic network's, ArchConfig's default)
         channels, strides = arch["channels"], arch.get("strides") or (1, 2, 2)
         per_pixel, area = 0.0, 1.0
         for c, stride in zip(channels, strides, strict=False):
