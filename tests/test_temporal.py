@@ -343,6 +343,11 @@ def test_someone_crossing_a_still_noisy_camera_moves_their_key_not_the_backgroun
             assert float(drift[:20].mean()) < 0.15 and float(drift[-20:].mean()) < 0.15
             # the part, now at x 67-115, points back to where it was 19 frames ago
             assert scale * float(view.flow[44:76, 75:107, 0].mean()) == pytest.approx(-19 * 3, rel=0.1)
+            # the previous frame's texture, carried where no key holds, is not moved by the
+            # noise either (so not resampled at all there), and moves with the part
+            carry = motion.texture_flow
+            assert float((carry[:20] == 0).all(axis=2).mean()) > 0.9 and float((carry[-20:] == 0).all(axis=2).mean()) > 0.9
+            assert np.array_equal(carry[44:76, 75:107], motion.flow[44:76, 75:107])
     # the first key renewed by its age (its cover is still 0.64 at frame 24; it falls under
     # the 0.6 that also renews a key at frame 28)
     assert new_keys[0] == 0 and new_keys[1] <= stab.key_interval
@@ -852,6 +857,30 @@ def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
     got = stabilizer._carry_texture(high, layers)
     assert np.abs(got - expected).max() < 1e-3
     assert np.array_equal(high, before)  # the input is left as it was
+
+
+def test_a_texture_that_does_not_move_is_not_resampled_and_the_frame_is_the_same_to_the_bit():
+    """A still camera's key does not move under the dead zone except where something moves:
+    the sharp stabilizer resamples only the columns of a strip where the flow is not 0 (a
+    resampling by a flow of 0 is the texture itself). The frame must be the one that
+    resampling everything gives, to the bit, wherever the moving parts lie (at the edges,
+    straddling strips, several in a row, none)."""
+    rng = np.random.default_rng(5)
+    h, w, fh, fw = 200, 300, 80, 120
+    high = rng.normal(0, 20, (h, w, 3)).astype(np.float32)
+    texture = rng.normal(0, 20, (h, w, 3)).astype(np.float32)
+    weight = rng.uniform(0.2, 1, (fh, fw)).astype(np.float32)
+    patches = [[], [(0, 0)], [(fh - 3, fw - 2)], [(20, 5), (22, 60), (25, 110)], [(24, 40)], [(50, 0), (50, 119)]]
+    for where in patches:
+        flow = np.zeros((fh, fw, 2), np.float32)
+        for y, x in where:
+            flow[y:y + 3, x:x + 2] = rng.normal(0, 2, (len(range(y, min(fh, y + 3))), len(range(x, min(fw, x + 2))), 2))
+        carried = temporal.warp(texture, temporal.upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
+        expected = stabilizer._mix(high, carried, cv2.resize(weight, (w, h)))
+        got = stabilizer._carry_texture(high, [(texture, flow, weight)])
+        assert np.array_equal(got, expected), where
+        moved = np.abs(got - stabilizer._mix(high, texture, cv2.resize(weight, (w, h)))).max(axis=2) > 0
+        assert moved.any() == bool(where)
 
 
 def test_sensor_noise_draws_a_level_and_a_kind_per_image_and_is_seeded():

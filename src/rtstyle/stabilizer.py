@@ -36,6 +36,7 @@ path runs them in its decoding and encoding threads, beside the network.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -101,6 +102,9 @@ def matched_levels(gray: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.
 
 
 STRIP = 64  # rows of the full-resolution texture work done at a time
+RUN_GAP = 32  # columns that do not move between two runs that are resampled apart
+# the share of a strip's columns (or of the frame) that move from which all of it is resampled
+WHOLE_RUNS = 0.8
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
 # a jump of the mean brightness from one frame to the next (as a ratio) that DIS's flow does not
 # survive (a flash: its patches' contrast changes, not only their mean), so the darker frame's
@@ -115,6 +119,12 @@ COVER_RATE = 0.1  # how fast the newest key's smoothed cover follows each frame'
 # px, sigma 8 or more the most, a clean picture the least (docs/benchmarks.md, "The dead
 # zone follows the noise")
 DEAD_ZONE_PER_LEVEL = 0.06
+# on a still camera, the previous frame's texture (carried one frame where no key holds) is not
+# moved where the flow is under this share of the dead zone: not resampled there at all, as a
+# flow of 0 is a copy (with the runs of _carry_texture, vtest 32.1 -> 29.2 ms a frame; the whole
+# dead zone, or the keys' ramp, cost 0.2-0.6 points of warping error, this nothing to show:
+# docs/benchmarks.md, "Texture that does not move")
+PREVIOUS_DEAD_ZONE = 0.5
 
 
 def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -136,15 +146,58 @@ def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, 
     for (texture, flow, weight), rows in zip(layers, reach, strict=True):
         if rows.max() < NEGLIGIBLE:
             continue
+        moving = _moving(flow)
         flow, weight = upscale_flow(flow, (h, w)), _resize(weight, (h, w))
         for y0 in range(0, h, STRIP):
             y1 = min(h, y0 + STRIP)
-            if rows[max(0, y0 * fh // h - 1):y1 * fh // h + 2].max() < NEGLIGIBLE:
+            near = slice(max(0, y0 * fh // h - 1), y1 * fh // h + 2)  # the strip's rows at the flow's size
+            if rows[near].max() < NEGLIGIBLE:
                 continue
-            where = _grid(h, w)[y0:y1] + flow[y0:y1]
-            carried = cv2.remap(texture, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            runs = [(0, w)] if moving is None else _runs(moving[near].max(axis=0), w)
+            if sum(x1 - x0 for x0, x1 in runs) > WHOLE_RUNS * w:
+                carried = cv2.remap(texture, _grid(h, w)[y0:y1] + flow[y0:y1], None, cv2.INTER_CUBIC,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            else:  # where the flow is 0 the resampling is the texture itself, bit for bit
+                carried = texture[y0:y1].copy() if runs else texture[y0:y1]
+                for x0, x1 in runs:
+                    where = _grid(h, w)[y0:y1, x0:x1] + flow[y0:y1, x0:x1]
+                    carried[:, x0:x1] = cv2.remap(texture, where, None, cv2.INTER_CUBIC,
+                                                  borderMode=cv2.BORDER_REPLICATE)
             out[y0:y1] = _mix(out[y0:y1], carried, weight[y0:y1])
     return out
+
+
+def _moving(flow: np.ndarray) -> np.ndarray | None:
+    """Where the flow (at its own resolution) is not 0, grown by a pixel: a superset of where
+    the flow grown bilinearly to any larger size is not 0 (a grown pixel mixes the two
+    nearest on each axis, whose left or upper one has the index of ``x * fw // w``, or one
+    less). None where that is most of the frame (a moving camera's flow): the runs would
+    save too little to pay for their calls."""
+    if cv2.countNonZero(flow.reshape(flow.shape[0], -1)) == flow.size:
+        return None
+    fx, fy = cv2.split(flow)  # (numpy's any over the last axis of 2 is 10x slower)
+    moving = cv2.bitwise_or(cv2.compare(fx, 0.0, cv2.CMP_NE), cv2.compare(fy, 0.0, cv2.CMP_NE))
+    moving = cv2.dilate(moving, np.ones((3, 3), np.uint8))
+    return None if cv2.countNonZero(moving) > WHOLE_RUNS * moving.size else moving
+
+
+@functools.lru_cache(maxsize=8)
+def _columns(small: int, width: int) -> np.ndarray:
+    """For each of ``width`` columns, the column of a row ``small`` pixels wide it lies in."""
+    return (np.arange(width) * small) // width
+
+
+def _runs(moving: np.ndarray, width: int, gap: int = RUN_GAP) -> list[tuple[int, int]]:
+    """The runs of columns [x0, x1) of a strip ``width`` pixels wide where ``moving`` (the
+    columns of the strip's rows at the flow resolution, from :func:`_moving`) says the flow
+    is not 0, runs closer than ``gap`` columns joined (each run is a call of its own)."""
+    cols = np.flatnonzero(moving[_columns(moving.size, width)])
+    if cols.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(cols) > gap)
+    starts = np.concatenate([[cols[0]], cols[breaks + 1]])
+    ends = np.concatenate([cols[breaks], [cols[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 def _compose(low: np.ndarray, high: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
@@ -230,13 +283,17 @@ class Motion:
     """What :meth:`Stabilizer.prepare` learnt from a source frame, for :meth:`Stabilizer.apply`:
     the flow to the previous source frame and its trust map (``None`` for both when the past
     is to be forgotten: first frame, scene cut, size change), the keys to carry, older first,
-    the id of the key this frame starts (or ``None``), and the cap of the energy given back."""
+    the id of the key this frame starts (or ``None``), the cap of the energy given back, and
+    the flow that carries the previous frame's texture."""
 
     flow: np.ndarray | None
     trust: np.ndarray | None
     keys: tuple[KeyView, ...] = ()
     new_key: int | None = None
     max_gain: float | None = None  # the cap of the texture's energy given back (None: the stabilizer's own)
+    # the flow that carries the previous frame's texture (None: ``flow``): on a still camera,
+    # 0 where ``flow`` is under half the dead zone (see PREVIOUS_DEAD_ZONE)
+    texture_flow: np.ndarray | None = None
 
     @property
     def reset(self) -> bool:
@@ -439,12 +496,13 @@ class Stabilizer:
         return min(self.dead_zone, max(self.dead_zone_min, DEAD_ZONE_PER_LEVEL * error))
 
     def _carry(self, gray: np.ndarray, f_back: np.ndarray,
-               error: float) -> tuple[tuple[KeyView, ...], int | None, float | None]:
+               error: float) -> tuple[tuple[KeyView, ...], int | None, float | None, np.ndarray | None]:
         """Move the keys on by this frame's flow; the views of them that apply uses; start a
-        new key when the newest is old or covers too little; the cap of the energy given back."""
+        new key when the newest is old or covers too little; the cap of the energy given back;
+        the flow that carries the previous frame's texture."""
         if not self.texture:
-            return (), None, None
-        step = f_back
+            return (), None, None, None
+        step = texture_flow = f_back
         mag = np.sqrt(np.einsum("ijk,ijk->ij", f_back, f_back))[..., None]
         # the thresholds are for a flow at flow_size px: a finer one (a large frame's) reads
         # the same noise as larger motion, in its own pixels
@@ -457,7 +515,9 @@ class Stabilizer:
         # and nothing moves (the mean too): keys last longer
         quiet = still and float(mag.mean()) < threshold
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
-            step = f_back * np.clip(mag / (finer * self.dead_zone_at(error)) - 1.0, 0.0, 1.0)
+            dead_zone = finer * self.dead_zone_at(error)
+            step = f_back * np.clip(mag / dead_zone - 1.0, 0.0, 1.0)
+            texture_flow = f_back * (mag > PREVIOUS_DEAD_ZONE * dead_zone)
         views = []
         for i, key in enumerate(self._keys):
             key.flow = step + warp(key.flow, step)
@@ -476,7 +536,7 @@ class Stabilizer:
         interval = self.key_interval * (4 if quiet else 1)
         if len(self._keys) == 1 and (self._keys[0].age >= interval or cover < self.key_cover):
             new = self._new_key(gray)
-        return tuple(views), new, self._gain_cap(cover)
+        return tuple(views), new, self._gain_cap(cover), texture_flow
 
     def _gain_cap(self, cover: float) -> float:
         """The cap of the texture's energy given back, from the newest key's ``cover`` of
@@ -513,7 +573,8 @@ class Stabilizer:
             layers = []
             if self.texture_strength > 0 and self._high is not None:
                 # where no key holds: the previous texture, carried one frame, partly kept
-                layers.append((self._high, self._energy, motion.flow, motion.trust * self.texture_strength))
+                carry = motion.flow if motion.texture_flow is None else motion.texture_flow
+                layers.append((self._high, self._energy, carry, motion.trust * self.texture_strength))
             layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
             if layers:
                 high = _carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
