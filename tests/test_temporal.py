@@ -859,12 +859,13 @@ def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
     assert np.array_equal(high, before)  # the input is left as it was
 
 
-def test_a_texture_that_does_not_move_is_not_resampled_and_the_frame_is_the_same_to_the_bit():
+def test_a_texture_that_does_not_move_is_not_resampled_and_the_frame_is_the_same():
     """A still camera's key does not move under the dead zone except where something moves:
     the sharp stabilizer resamples only the columns of a strip where the flow is not 0 (a
     resampling by a flow of 0 is the texture itself). The frame must be the one that
-    resampling everything gives, to the bit, wherever the moving parts lie (at the edges,
-    straddling strips, several in a row, none)."""
+    resampling everything gives (to the bit on the CPUs measured; a misplaced run is off by
+    the texture's whole amplitude), wherever the moving parts lie (at the edges, straddling
+    strips, several in a row, none)."""
     rng = np.random.default_rng(5)
     h, w, fh, fw = 200, 300, 80, 120
     high = rng.normal(0, 20, (h, w, 3)).astype(np.float32)
@@ -878,7 +879,7 @@ def test_a_texture_that_does_not_move_is_not_resampled_and_the_frame_is_the_same
         carried = temporal.warp(texture, temporal.upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
         expected = stabilizer._mix(high, carried, cv2.resize(weight, (w, h)))
         got = stabilizer._carry_texture(high, [(texture, flow, weight)])
-        assert np.array_equal(got, expected), where
+        assert np.abs(got - expected).max() < 1e-4, where
         moved = np.abs(got - stabilizer._mix(high, texture, cv2.resize(weight, (w, h)))).max(axis=2) > 0
         assert moved.any() == bool(where)
 
