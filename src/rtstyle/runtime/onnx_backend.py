@@ -96,4 +96,6 @@ class OnnxBackend:
         for c, plane in enumerate(cv2.split(frame)):
             x[0, c] = plane
         y = self.run_nchw(x)[0, :, :h, :w]
-        return cv2.merge([np.rint(plane).astype(np.uint8) for plane in y])
+        # rounded half to even, as numpy's rint, and saturated (the values are in [0, 255]
+        # already): one OpenCV call a plane, 0.2 against 0.65 ms a 640x480 frame
+        return cv2.merge([cv2.convertScaleAbs(plane) for plane in y])
