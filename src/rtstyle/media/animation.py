@@ -92,9 +92,10 @@ def write_animation(path: PathLike, frames: list[np.ndarray], durations: list[in
     ``alphas``: each frame's transparency (None: opaque; a GIF's pixels are transparent or
     not, cut at half). Atomic, as :func:`~.images.write_image`."""
     path = Path(path)
-    fmt = "GIF" if path.suffix.lower() == ".gif" else _IMAGE_WRITERS.get(path.suffix.lower(), ("", {}))[0]
-    if path.suffix.lower() not in ANIMATED_OUTPUT_EXTS:
+    suffix = path.suffix.lower()
+    if suffix not in ANIMATED_OUTPUT_EXTS:
         raise RtStyleError(f"cannot write {path}: an animation needs {' or '.join(sorted(ANIMATED_OUTPUT_EXTS))}")
+    fmt, defaults = ("GIF", {}) if suffix == ".gif" else _IMAGE_WRITERS[suffix]
     alphas = alphas if alphas is not None and any(a is not None for a in alphas) else None
     images = []
     for i, frame in enumerate(frames):
@@ -106,8 +107,7 @@ def write_animation(path: PathLike, frames: list[np.ndarray], durations: list[in
         else:
             a = alphas[i] if alphas[i] is not None else np.full(frame.shape[:2], 255, np.uint8)
             images.append(Image.fromarray(np.dstack([frame, a]), "RGBA"))
-    options = {**_IMAGE_WRITERS.get(path.suffix.lower(), ("", {}))[1],
-               **{k: v for k, v in (tags or {}).items() if k in _FORMAT_TAGS.get(fmt, ())}}
+    options = {**defaults, **{k: v for k, v in (tags or {}).items() if k in _FORMAT_TAGS.get(fmt, ())}}
     if loop is not None:
         options["loop"] = loop
     if fmt == "GIF":  # each frame whole, its transparent pixels showing what is behind the image
