@@ -353,6 +353,32 @@ def test_someone_crossing_a_still_noisy_camera_moves_their_key_not_the_backgroun
     assert new_keys[0] == 0 and new_keys[1] <= stab.key_interval
 
 
+def test_on_a_still_camera_the_flow_is_matched_only_where_the_picture_changes():
+    """DIS's flow is the stabilizer's largest cost. While the camera is still it is matched
+    only on the parts of the frame that changed (someone crossing the view) and is exactly 0
+    elsewhere; the whole frame is matched again at least every ``FULL_FLOW_EVERY`` frames (a
+    camera that starts to move too slowly for the differences to show); and the moving
+    part's flow is the one that matching the whole frame gives."""
+    rng = np.random.default_rng(3)
+    still, part = canvas(H, W, 7).astype(np.float32), canvas(48, 48, 4)
+    regions, whole = stabilizer.Stabilizer(), stabilizer.Stabilizer(flow_regions=False)
+    zero_far = []
+    for i in range(24):
+        f = still.copy()
+        f[36:84, 10 + 3 * i:58 + 3 * i] = part
+        f = np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8)
+        a, b = regions.prepare(f), whole.prepare(f)
+        if i == 0:
+            continue
+        zero_far.append(bool((a.flow[:14] == 0).all()))  # 22 px above the part: DIS reads noise there
+        inner = (slice(44, 76), slice(18 + 3 * i, 50 + 3 * i))
+        assert float(np.abs(a.flow[inner] - b.flow[inner]).mean()) < 0.3
+        assert float(a.flow[inner][..., 0].mean()) == pytest.approx(-3.0, abs=0.3)
+    assert sum(zero_far) >= 15
+    every = stabilizer.FULL_FLOW_EVERY
+    assert all(not all(zero_far[k:k + every]) for k in range(len(zero_far) - every + 1))
+
+
 def test_on_a_clean_still_picture_a_slowly_moving_part_takes_its_key_along():
     """The dead zone follows the noise: on a clean picture (animation, a good camera) a part
     moving by a quarter pixel a frame, grass swaying in a still shot, is slow motion, not

@@ -127,6 +127,47 @@ DEAD_ZONE_PER_LEVEL = 0.06
 PREVIOUS_DEAD_ZONE = 0.5
 
 
+# On a still camera DIS's flow (the stabilizer's largest cost) is matched only where the
+# picture changed since the previous frame, and is 0 elsewhere, as the dead zone makes most of
+# it for the keys anyway (docs/benchmarks.md, "The flow only where the picture changes"). A
+# tile of CHANGE_TILE px (at the flow's size) has changed where its mean difference exceeds
+# CHANGE_MEAN gray levels and CHANGE_NOISE times the frames' noise (the mean error left by the
+# last whole flow), or where any pixel's (after a 3x3 mean) exceeds CHANGE_LEVEL and
+# CHANGE_PIXEL_NOISE times the noise; the changed tiles grown by a tile each way are matched,
+# a box around each group. The whole frame is matched again when the boxes cover more than
+# CHANGE_MOST of it, and at least every FULL_FLOW_EVERY frames (a camera that starts to move
+# too slowly for the differences to show).
+CHANGE_TILE = 16
+CHANGE_MEAN = 0.6
+CHANGE_NOISE = 1.5
+CHANGE_LEVEL = 4
+CHANGE_PIXEL_NOISE = 3.0
+CHANGE_MOST = 0.5
+FULL_FLOW_EVERY = 8
+
+
+def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
+                    tile: int = CHANGE_TILE) -> list[tuple[int, int, int, int]] | None:
+    """The boxes (x0, y0, x1, y1) around the parts of ``gray`` that changed since ``prev``
+    (both gray frames at the flow's size, ``noise`` their noise in mean gray levels; see
+    :data:`CHANGE_TILE`), or None where they cover more than :data:`CHANGE_MOST` of it."""
+    h, w = gray.shape
+    th, tw = -(-h // tile), -(-w // tile)
+    pad = (0, th * tile - h, 0, tw * tile - w)
+    diff = cv2.copyMakeBorder(cv2.absdiff(gray, prev), *pad, cv2.BORDER_REFLECT)
+    means = diff.reshape(th, tile, tw, tile).mean(axis=(1, 3), dtype=np.float32)
+    tiles = (means > max(CHANGE_MEAN, CHANGE_NOISE * noise)).astype(np.uint8)
+    fine = cv2.absdiff(cv2.blur(gray, (3, 3)), cv2.blur(prev, (3, 3)))
+    fine = cv2.compare(fine, max(CHANGE_LEVEL, CHANGE_PIXEL_NOISE * noise), cv2.CMP_GT)
+    tiles |= cv2.copyMakeBorder(fine, *pad, cv2.BORDER_CONSTANT, value=0).reshape(th, tile, tw, tile).max(axis=(1, 3))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(tiles, np.ones((3, 3), np.uint8)), connectivity=8)
+    boxes = [(x * tile, y * tile, min(w, (x + bw) * tile), min(h, (y + bh) * tile))
+             for x, y, bw, bh, _ in stats[1:].tolist()]
+    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > CHANGE_MOST * h * w:
+        return None
+    return boxes
+
+
 def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
     """``high`` mixed in turn with each layer's texture carried by its flow (bicubic), by
     its weight (``layers``: (texture, flow, weight), flow and weight at the flow
@@ -343,6 +384,10 @@ class Stabilizer:
     The texture's energy is given back by at most ``max_gain``, and by up to
     ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
     over about ten frames) falls from the first of ``uncarried_cover`` to the second.
+    ``flow_regions``: once the whole flow has found the camera still, match the flow only
+    where the picture changed (:func:`changed_regions`) and take it as 0 elsewhere, the
+    whole frame again at least every :data:`FULL_FLOW_EVERY` frames (``False``: always the
+    whole frame).
 
     Each half must see every frame, in order; a frame-size change resets.
     """
@@ -381,6 +426,7 @@ class Stabilizer:
     max_gain_uncarried: float = 1.8
     uncarried_cover: tuple[float, float] = (0.5, 0.25)
     strain_tol: float = 0.5
+    flow_regions: bool = True
     stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -409,6 +455,9 @@ class Stabilizer:
         self._highs: dict[int, np.ndarray] = {}
         self._shape: tuple[int, ...] | None = None
         self._cover: float | None = None  # the newest key's cover, smoothed
+        # frames since the whole flow found the camera still (None: it did not, or not yet)
+        self._still_for: int | None = None
+        self._noise = 0.0
 
     # ----------------------------------------------------------------- first half: source only
 
@@ -463,8 +512,18 @@ class Stabilizer:
         a jump of brightness (:data:`FLASH_STEP`) the two are compared, and the flow
         computed, at the same levels (:func:`matched_levels`): a flash is not a cut."""
         gray, prev_gray = matched_levels(gray, prev_gray)
-        f_back = self._flow.calc_small(gray, prev_gray)
+        boxes = None
+        if self._still_for is not None and self._still_for < FULL_FLOW_EVERY - 1:
+            boxes = changed_regions(gray, prev_gray, self._noise)
+        if boxes is None:
+            f_back = self._flow.calc_small(gray, prev_gray)
+            self._still_for = None  # (until _carry finds the camera still)
+        else:
+            f_back = self._flow.calc_regions(gray, prev_gray, boxes)
+            self._still_for += 1
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
+        if boxes is None:
+            self._noise = err  # (the whole flow's error: what is left is the frames' noise)
         cut = err > self.cut_error or float((w > 0.5).mean()) < self.cut_fraction
         return f_back, self._feathered(self._unstrained(w, f_back)), cut, err
 
@@ -485,7 +544,7 @@ class Stabilizer:
             if not cut:
                 motion = Motion(f_back, w, *self._carry(gray, f_back, err))
         if motion is None:
-            self._keys, self._cover = [], None
+            self._keys, self._cover, self._still_for = [], None, None
             motion = Motion(None, None, (), self._new_key(gray) if self.texture and self.strength > 0 else None)
         self.stats.prepare_seconds += time.perf_counter() - t0
         return motion
@@ -514,6 +573,8 @@ class Stabilizer:
         still = float(np.median(mag[::s, ::s])) < threshold
         # and nothing moves (the mean too): keys last longer
         quiet = still and float(mag.mean()) < threshold
+        if still and self.flow_regions and self._still_for is None:
+            self._still_for = 0  # the next frames' flow only where the picture changes
         if still:  # a still camera: DIS's sub-pixel noise must not move keys
             dead_zone = finer * self.dead_zone_at(error)
             step = f_back * np.clip(mag / dead_zone - 1.0, 0.0, 1.0)

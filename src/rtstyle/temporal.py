@@ -13,6 +13,7 @@ Flow comes from OpenCV's DIS optical flow (Kroeger et al. 2016).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Iterable
 
 import cv2
@@ -140,11 +141,51 @@ class FlowEstimator:
         """Flow from ``a`` to ``b``, both already at the working resolution (made by :meth:`small`)."""
         return (self._fine if self._use_fine else self._dis).calc(a_small, b_small, None)
 
+    def calc_regions(self, a_small: np.ndarray, b_small: np.ndarray,
+                     boxes: list[tuple[int, int, int, int]], margin: int | None = None) -> np.ndarray:
+        """Flow from ``a`` to ``b`` (as :meth:`calc_small`) inside ``boxes`` only, each
+        (x0, y0, x1, y1), and 0 elsewhere: each box is matched on its own, with ``margin``
+        px of the frames around it (and at least 32x32 px), so that its edges see
+        some context."""
+        h, w = a_small.shape[:2]
+        flow = np.zeros((h, w, 2), np.float32)
+        dis = self._fine if self._use_fine else self._dis
+        margin = REGION_MARGIN if margin is None else margin
+        long, short = _dis_reach(w, h, dis.getPatchSize())
+        for x0, y0, x1, y1 in boxes:
+            cx0, cx1 = _span(x0 - margin, x1 + margin, w, long if w >= h else short)
+            cy0, cy1 = _span(y0 - margin, y1 + margin, h, short if w >= h else long)
+            part = dis.calc(np.ascontiguousarray(a_small[cy0:cy1, cx0:cx1]),
+                            np.ascontiguousarray(b_small[cy0:cy1, cx0:cx1]), None)
+            flow[y0:y1, x0:x1] = part[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
+        return flow
+
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow from frame ``a`` to frame ``b`` (RGB or gray), at ``a``'s full size."""
         ga, gb = to_gray(a), to_gray(b)
         flow = self.calc_small(self.small(ga), self.small(gb))
         return upscale_flow(flow, ga.shape[:2])
+
+
+REGION_MARGIN = 8  # px of context around each region of :meth:`FlowEstimator.calc_regions`
+
+
+def _dis_reach(w: int, h: int, patch: int) -> tuple[int, int]:
+    """The least (longer, shorter) sides of a part of a ``w`` x ``h`` frame that DIS matches
+    from as coarse a scale as the whole frame, so that it follows motion as large: DIS starts
+    at the scale ``min(round(log2(longer / (4 patch))), floor(log2(shorter / patch)))``."""
+    scale = max(0, min(int(math.log2(max(w, h) / (4.0 * patch)) + 0.5), int(math.log2(max(1, min(w, h)) / patch))))
+    return math.ceil(4 * patch * 2 ** (scale - 0.5)), patch * 2**scale
+
+
+def _span(lo: int, hi: int, size: int, least: int) -> tuple[int, int]:
+    """[lo, hi) clipped to [0, size), grown about its middle to at least ``least`` (or ``size``)."""
+    lo, hi = max(0, lo), min(size, hi)
+    need = min(size, least)
+    if hi - lo < need:
+        lo = max(0, min(lo - (need - (hi - lo)) // 2, size - need))
+        hi = lo + need
+    return lo, hi
 
 
 def estimate_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium", size: int | None = None) -> np.ndarray:
