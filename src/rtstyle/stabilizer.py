@@ -510,7 +510,8 @@ class Stabilizer:
         the flow resolution), whether this frame starts a new scene, and the mean
         photometric error (gray levels) of the previous frame carried by the flow. Across
         a jump of brightness (:data:`FLASH_STEP`) the two are compared, and the flow
-        computed, at the same levels (:func:`matched_levels`): a flash is not a cut."""
+        computed, at the same levels (:func:`matched_levels`): a flash is not a cut. On a
+        still camera the flow is matched only where the picture changed (``flow_regions``)."""
         gray, prev_gray = matched_levels(gray, prev_gray)
         boxes = None
         if self._still_for is not None and self._still_for < FULL_FLOW_EVERY - 1:
