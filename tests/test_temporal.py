@@ -375,6 +375,8 @@ def test_on_a_still_camera_the_flow_is_matched_only_where_the_picture_changes():
         assert float(np.abs(a.flow[inner] - b.flow[inner]).mean()) < 0.3
         assert float(a.flow[inner][..., 0].mean()) == pytest.approx(-3.0, abs=0.3)
     assert sum(zero_far) >= 15
+    assert regions.stats.to_dict()["whole_flow_fraction"] == round(1 - sum(zero_far) / len(zero_far), 4)
+    assert whole.stats.to_dict()["whole_flow_fraction"] == 1.0
     every = stabilizer.FULL_FLOW_EVERY
     assert all(not all(zero_far[k:k + every]) for k in range(len(zero_far) - every + 1))
 

@@ -261,7 +261,8 @@ class StabilizerStats:
     """What a :class:`Stabilizer` did: frames seen, resets (first frame, scene cuts, size
     changes), keys taken, the mean fraction of each blended frame's low band taken from the
     past, the mean fraction of its texture carried from a key, the mean cap of the texture's
-    energy given back (0 where none is), and the time spent in its two
+    energy given back (0 where none is), the share of the flows matched on the whole frame
+    (the others only where a still camera's picture changed), and the time spent in its two
     halves (in the video path they run in the reader and writer threads, beside the network)."""
 
     frames: int = 0
@@ -270,6 +271,8 @@ class StabilizerStats:
     trusted: float = 0.0
     carried: float = 0.0
     gain_cap: float = 0.0
+    flows: int = 0
+    whole_flows: int = 0
     prepare_seconds: float = 0.0
     apply_seconds: float = 0.0
 
@@ -280,6 +283,7 @@ class StabilizerStats:
                 "trusted_fraction": round(self.trusted / blended, 4),
                 "texture_carried_fraction": round(self.carried / blended, 4),
                 "mean_gain_cap": round(self.gain_cap / blended, 3),
+                "whole_flow_fraction": round(self.whole_flows / max(self.flows, 1), 4),
                 "ms_per_frame": round(1000 * (self.prepare_seconds + self.apply_seconds) / n, 2),
                 "prepare_ms_per_frame": round(1000 * self.prepare_seconds / n, 2),
                 "apply_ms_per_frame": round(1000 * self.apply_seconds / n, 2)}
@@ -516,9 +520,11 @@ class Stabilizer:
         boxes = None
         if self._still_for is not None and self._still_for < FULL_FLOW_EVERY - 1:
             boxes = changed_regions(gray, prev_gray, self._noise)
+        self.stats.flows += 1
         if boxes is None:
             f_back = self._flow.calc_small(gray, prev_gray)
             self._still_for = None  # (until _carry finds the camera still)
+            self.stats.whole_flows += 1
         else:
             f_back = self._flow.calc_regions(gray, prev_gray, boxes)
             self._still_for += 1
