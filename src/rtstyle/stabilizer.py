@@ -134,7 +134,8 @@ PREVIOUS_DEAD_ZONE = 0.5
 # CHANGE_MEAN gray levels and CHANGE_NOISE times the frames' noise (the mean error left by the
 # last whole flow), or where any pixel's (after a 3x3 mean) exceeds CHANGE_LEVEL and
 # CHANGE_PIXEL_NOISE times the noise; the changed tiles grown by a tile each way are matched,
-# a box around each group. The whole frame is matched again when the boxes cover more than
+# a box around each group, and the flow is kept on the changed tiles, fading to 0 half a tile
+# beyond them (changed_regions). The whole frame is matched again when the boxes cover more than
 # CHANGE_MOST of it, and at least every FULL_FLOW_EVERY frames (a camera that starts to move
 # too slowly for the differences to show).
 CHANGE_TILE = 16
@@ -147,10 +148,14 @@ FULL_FLOW_EVERY = 8
 
 
 def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
-                    tile: int = CHANGE_TILE) -> list[tuple[int, int, int, int]] | None:
+                    tile: int = CHANGE_TILE) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
     """The boxes (x0, y0, x1, y1) around the parts of ``gray`` that changed since ``prev``
     (both gray frames at the flow's size, ``noise`` their noise in mean gray levels; see
-    :data:`CHANGE_TILE`), or None where they cover more than :data:`CHANGE_MOST` of it."""
+    :data:`CHANGE_TILE`) and the weight of the flow matched in them (1 on the changed tiles,
+    falling to 0 half a tile into the tiles around them: a flow cut off at a box's edge
+    left a seam where the texture moved on one side and not on the other, and DIS's flow over
+    a flat part of a box, a dark terminal around a blinking cursor, is noise); None where the
+    boxes cover more than :data:`CHANGE_MOST` of the frame."""
     h, w = gray.shape
     th, tw = -(-h // tile), -(-w // tile)
     pad = (0, th * tile - h, 0, tw * tile - w)
@@ -165,7 +170,9 @@ def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
              for x, y, bw, bh, _ in stats[1:].tolist()]
     if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > CHANGE_MOST * h * w:
         return None
-    return boxes
+    # the changed tiles' weight, 1 over them and falling to 0 half a tile into their neighbours
+    ramp = cv2.resize((tiles > 0).astype(np.float32), (tw * tile, th * tile), interpolation=cv2.INTER_LINEAR)
+    return boxes, np.minimum(2.0 * ramp[:h, :w], 1.0)
 
 
 def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -517,9 +524,9 @@ class Stabilizer:
         computed, at the same levels (:func:`matched_levels`): a flash is not a cut. On a
         still camera the flow is matched only where the picture changed (``flow_regions``)."""
         gray, prev_gray = matched_levels(gray, prev_gray)
-        boxes = None
+        boxes = ramp = None
         if self._still_for is not None and self._still_for < FULL_FLOW_EVERY - 1:
-            boxes = changed_regions(gray, prev_gray, self._noise)
+            boxes, ramp = changed_regions(gray, prev_gray, self._noise) or (None, None)
         self.stats.flows += 1
         if boxes is None:
             f_back = self._flow.calc_small(gray, prev_gray)
@@ -527,6 +534,7 @@ class Stabilizer:
             self.stats.whole_flows += 1
         else:
             f_back = self._flow.calc_regions(gray, prev_gray, boxes)
+            f_back *= ramp[..., None]
             self._still_for += 1
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         if boxes is None:
