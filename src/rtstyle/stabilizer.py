@@ -147,6 +147,14 @@ CHANGE_MOST = 0.5
 FULL_FLOW_EVERY = 8
 
 
+def _tiled(a: np.ndarray, tile: int, border: int) -> np.ndarray:
+    """The HxW ``a`` padded (``border``; constant: 0) to whole tiles of ``tile`` px and viewed
+    as (rows of tiles, tile, columns of tiles, tile): reduce over axes 1 and 3 for each tile."""
+    h, w = a.shape
+    th, tw = -(-h // tile), -(-w // tile)
+    return cv2.copyMakeBorder(a, 0, th * tile - h, 0, tw * tile - w, border, value=0).reshape(th, tile, tw, tile)
+
+
 def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
                     tile: int = CHANGE_TILE) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
     """The boxes (x0, y0, x1, y1) around the parts of ``gray`` that changed since ``prev``
@@ -157,14 +165,12 @@ def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
     a flat part of a box, a dark terminal around a blinking cursor, is noise); None where the
     boxes cover more than :data:`CHANGE_MOST` of the frame."""
     h, w = gray.shape
-    th, tw = -(-h // tile), -(-w // tile)
-    pad = (0, th * tile - h, 0, tw * tile - w)
-    diff = cv2.copyMakeBorder(cv2.absdiff(gray, prev), *pad, cv2.BORDER_REFLECT)
-    means = diff.reshape(th, tile, tw, tile).mean(axis=(1, 3), dtype=np.float32)
+    means = _tiled(cv2.absdiff(gray, prev), tile, cv2.BORDER_REFLECT).mean(axis=(1, 3), dtype=np.float32)
     tiles = (means > max(CHANGE_MEAN, CHANGE_NOISE * noise)).astype(np.uint8)
     fine = cv2.absdiff(cv2.blur(gray, (3, 3)), cv2.blur(prev, (3, 3)))
     fine = cv2.compare(fine, max(CHANGE_LEVEL, CHANGE_PIXEL_NOISE * noise), cv2.CMP_GT)
-    tiles |= cv2.copyMakeBorder(fine, *pad, cv2.BORDER_CONSTANT, value=0).reshape(th, tile, tw, tile).max(axis=(1, 3))
+    tiles |= _tiled(fine, tile, cv2.BORDER_CONSTANT).max(axis=(1, 3))
+    th, tw = tiles.shape
     _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(tiles, np.ones((3, 3), np.uint8)), connectivity=8)
     boxes = [(x * tile, y * tile, min(w, (x + bw) * tile), min(h, (y + bh) * tile))
              for x, y, bw, bh, _ in stats[1:].tolist()]

@@ -85,6 +85,9 @@ def _grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
+REGION_MARGIN = 8  # px of context around each region of :meth:`FlowEstimator.calc_regions`
+
+
 class FlowEstimator:
     """Dense optical flow between gray frames with DIS, optionally at reduced resolution.
 
@@ -139,18 +142,22 @@ class FlowEstimator:
 
     def calc_small(self, a_small: np.ndarray, b_small: np.ndarray) -> np.ndarray:
         """Flow from ``a`` to ``b``, both already at the working resolution (made by :meth:`small`)."""
-        return (self._fine if self._use_fine else self._dis).calc(a_small, b_small, None)
+        return self._matcher().calc(a_small, b_small, None)
+
+    def _matcher(self) -> cv2.DISOpticalFlow:
+        """The DIS instance for the last frame made small (see :meth:`small`)."""
+        return self._fine if self._use_fine else self._dis
 
     def calc_regions(self, a_small: np.ndarray, b_small: np.ndarray,
-                     boxes: list[tuple[int, int, int, int]], margin: int | None = None) -> np.ndarray:
+                     boxes: list[tuple[int, int, int, int]], margin: int = REGION_MARGIN) -> np.ndarray:
         """Flow from ``a`` to ``b`` (as :meth:`calc_small`) inside ``boxes`` only, each
         (x0, y0, x1, y1), and 0 elsewhere: each box is matched on its own, with ``margin``
-        px of the frames around it (and at least 32x32 px), so that its edges see
-        some context."""
+        px of the frames around it, and never on less of them than DIS needs to start from
+        as coarse a scale as on the whole frame (:func:`_dis_reach`), so that its edges see
+        some context and it follows motion as large."""
         h, w = a_small.shape[:2]
         flow = np.zeros((h, w, 2), np.float32)
-        dis = self._fine if self._use_fine else self._dis
-        margin = REGION_MARGIN if margin is None else margin
+        dis = self._matcher()
         long, short = _dis_reach(w, h, dis.getPatchSize())
         for x0, y0, x1, y1 in boxes:
             cx0, cx1 = _span(x0 - margin, x1 + margin, w, long if w >= h else short)
@@ -165,9 +172,6 @@ class FlowEstimator:
         ga, gb = to_gray(a), to_gray(b)
         flow = self.calc_small(self.small(ga), self.small(gb))
         return upscale_flow(flow, ga.shape[:2])
-
-
-REGION_MARGIN = 8  # px of context around each region of :meth:`FlowEstimator.calc_regions`
 
 
 def _dis_reach(w: int, h: int, patch: int) -> tuple[int, int]:
