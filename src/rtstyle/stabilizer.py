@@ -201,7 +201,10 @@ def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, 
         if rows.max() < NEGLIGIBLE:
             continue
         moving = _moving(flow)
-        flow, weight = upscale_flow(flow, (h, w)), _resize(weight, (h, w))
+        where = upscale_flow(flow, (h, w))
+        where = cv2.add(where, _grid(h, w), dst=None if where is flow else where)
+        weight = _resize(weight, (h, w))
+        keep = 1.0 - weight
         for y0 in range(0, h, STRIP):
             y1 = min(h, y0 + STRIP)
             near = slice(max(0, y0 * fh // h - 1), y1 * fh // h + 2)  # the strip's rows at the flow's size
@@ -209,15 +212,13 @@ def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, 
                 continue
             runs = [(0, w)] if moving is None else _runs(moving[near].max(axis=0), w)
             if sum(x1 - x0 for x0, x1 in runs) > WHOLE_RUNS * w:
-                carried = cv2.remap(texture, _grid(h, w)[y0:y1] + flow[y0:y1], None, cv2.INTER_CUBIC,
-                                    borderMode=cv2.BORDER_REPLICATE)
+                carried = cv2.remap(texture, where[y0:y1], None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
             else:  # where the flow is 0 the resampling is the texture itself, bit for bit
                 carried = texture[y0:y1].copy() if runs else texture[y0:y1]
                 for x0, x1 in runs:
-                    where = _grid(h, w)[y0:y1, x0:x1] + flow[y0:y1, x0:x1]
-                    carried[:, x0:x1] = cv2.remap(texture, where, None, cv2.INTER_CUBIC,
+                    carried[:, x0:x1] = cv2.remap(texture, where[y0:y1, x0:x1], None, cv2.INTER_CUBIC,
                                                   borderMode=cv2.BORDER_REPLICATE)
-            out[y0:y1] = _mix(out[y0:y1], carried, weight[y0:y1])
+            cv2.blendLinear(carried, out[y0:y1], weight[y0:y1], keep[y0:y1], dst=out[y0:y1])
     return out
 
 
@@ -236,21 +237,25 @@ def _moving(flow: np.ndarray) -> np.ndarray | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _columns(small: int, width: int) -> np.ndarray:
-    """For each of ``width`` columns, the column of a row ``small`` pixels wide it lies in."""
-    return (np.arange(width) * small) // width
+def _edges(small: int, width: int) -> np.ndarray:
+    """Where each of ``small`` columns starts in a row ``width`` (>= ``small``) pixels wide,
+    and ``width``: column x of the wide row lies in column ``x * small // width``, so column
+    c covers [edges[c], edges[c + 1])."""
+    return -(-np.arange(small + 1) * width // small)
 
 
 def _runs(moving: np.ndarray, width: int, gap: int = RUN_GAP) -> list[tuple[int, int]]:
     """The runs of columns [x0, x1) of a strip ``width`` pixels wide where ``moving`` (the
     columns of the strip's rows at the flow resolution, from :func:`_moving`) says the flow
     is not 0, runs closer than ``gap`` columns joined (each run is a call of its own)."""
-    cols = np.flatnonzero(moving[_columns(moving.size, width)])
+    cols = np.flatnonzero(moving)
     if cols.size == 0:
         return []
-    breaks = np.flatnonzero(np.diff(cols) > gap)
-    starts = np.concatenate([[cols[0]], cols[breaks + 1]])
-    ends = np.concatenate([cols[breaks], [cols[-1]]]) + 1
+    edges = _edges(moving.size, width)
+    # two moving columns' runs part where more than gap - 1 still columns lie between them
+    breaks = np.flatnonzero(edges[cols[1:]] - edges[cols[:-1] + 1] >= gap)
+    starts = edges[cols[np.concatenate([[0], breaks + 1])]]
+    ends = edges[cols[np.concatenate([breaks, [cols.size - 1]])] + 1]
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
