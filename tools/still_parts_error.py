@@ -25,7 +25,7 @@ import numpy as np
 from rtstyle import Stylizer
 from rtstyle.media import VideoReader, resize_shorter
 from rtstyle.stabilizer import Stabilizer
-from rtstyle.temporal import FlowEstimator, consistency_mask, to_gray, upscale_flow, warping_error
+from rtstyle.temporal import WarpingErrorMeter, to_gray, warping_error
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     for name, regions in (("whole flow", False), ("flow where changed", True)):
         stab = Stabilizer(flow_regions=regions)
         versions[name] = [stab(s, y) for s, y in zip(src, bare, strict=True)]
-    metric = FlowEstimator("medium", None)  # as rtstyle eval-temporal's
+    metric = WarpingErrorMeter()  # its flow and occlusion mask, as rtstyle eval-temporal's
     blurred = [cv2.GaussianBlur(to_gray(f).astype(np.float32), (0, 0), 2.0) for f in src]
     still_error = {k: [] for k in versions}
     flow_error = {k: [] for k in versions}
@@ -54,10 +54,9 @@ def main() -> None:
         shares.append(float(still.mean()))
         if not still.any():
             continue
-        h, w = src[t].shape[:2]
-        ga, gb = metric.small(to_gray(src[t])), metric.small(to_gray(src[t - 1]))
-        f_back = upscale_flow(metric.calc_small(ga, gb), (h, w))
-        mask = consistency_mask(f_back, upscale_flow(metric.calc_small(gb, ga), (h, w))) & still
+        ga, gb = metric.flow.small(to_gray(src[t])), metric.flow.small(to_gray(src[t - 1]))
+        f_back, mask = metric.pair_flow(ga, gb, src[t].shape[:2])
+        mask &= still
         for k, frames in versions.items():
             change = (frames[t].astype(np.float32) - frames[t - 1].astype(np.float32)) / 255.0
             still_error[k].append(float((change * change).mean(axis=2)[still].mean()))

@@ -45,7 +45,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .temporal import FlowEstimator, _grid, inside_mask, to_gray, upscale_flow, warp
+from .temporal import FlowEstimator, _grid, inside_mask, matched_levels, to_gray, upscale_flow, warp
 
 
 def _resize(x: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -84,34 +84,11 @@ def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return _resize(np.einsum("ijk,ijk->ij", x, x), size, cv2.INTER_AREA)
 
 
-def matched_levels(gray: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``gray`` and ``other`` at the same levels where their mean brightness differs by more
-    than :data:`FLASH_STEP` (both above :data:`FLASH_FLOOR`): the darker frame's gray levels
-    mapped onto the brighter's (their histograms matched); both as they are otherwise. A
-    flash, or a jump of exposure, brightens a frame unevenly and clips its highlights:
-    matching the histograms undoes that where one gain would not, and the darker frame,
-    brought up, clips where the brighter did."""
-    m, r = cv2.mean(gray)[0], cv2.mean(other)[0]
-    if min(m, r) <= FLASH_FLOOR or abs(r / m - 1.0) <= FLASH_STEP:
-        return gray, other
-    dark, bright = (gray, other) if m < r else (other, gray)
-    cdf = cv2.calcHist([dark], [0], None, [256], [0, 256]).ravel().cumsum()
-    ref = cv2.calcHist([bright], [0], None, [256], [0, 256]).ravel().cumsum()
-    lifted = cv2.LUT(dark, np.searchsorted(ref / ref[-1], cdf / cdf[-1]).clip(0, 255).astype(np.uint8))
-    return (lifted, other) if m < r else (gray, lifted)
-
-
 STRIP = 64  # rows of the full-resolution texture work done at a time
 RUN_GAP = 32  # columns that do not move between two runs that are resampled apart
 # the share of a strip's columns (or of the frame) that move from which all of it is resampled
 WHOLE_RUNS = 0.8
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
-# a jump of the mean brightness from one frame to the next (as a ratio) that DIS's flow does not
-# survive (a flash: its patches' contrast changes, not only their mean), so the darker frame's
-# levels are first matched to the brighter's (matched_levels); only above FLASH_FLOOR gray
-# levels, as a fade's last frames are too dark to match (docs/benchmarks.md, "A flash is not a cut")
-FLASH_STEP = 0.25
-FLASH_FLOOR = 40.0
 NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
 COVER_RATE = 0.1  # how fast the newest key's smoothed cover follows each frame's (about ten frames)
 # the still camera's dead zone (px at the flow resolution) per gray level of the frame's mean
@@ -531,9 +508,10 @@ class Stabilizer:
         """The flow from this frame to the previous one, the trust map in [0, 1] (both at
         the flow resolution), whether this frame starts a new scene, and the mean
         photometric error (gray levels) of the previous frame carried by the flow. Across
-        a jump of brightness (:data:`FLASH_STEP`) the two are compared, and the flow
-        computed, at the same levels (:func:`matched_levels`): a flash is not a cut. On a
-        still camera the flow is matched only where the picture changed (``flow_regions``)."""
+        a jump of brightness (:data:`~rtstyle.temporal.FLASH_STEP`) the two are compared,
+        and the flow computed, at the same levels (:func:`~rtstyle.temporal.matched_levels`):
+        a flash is not a cut. On a still camera the flow is matched only where the picture
+        changed (``flow_regions``)."""
         gray, prev_gray = matched_levels(gray, prev_gray)
         boxes = ramp = None
         if self._still_for is not None and self._still_for < FULL_FLOW_EVERY - 1:

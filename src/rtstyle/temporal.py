@@ -39,6 +39,31 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
 
 
+# a jump of the mean brightness from one frame to the next (as a ratio) that DIS's flow does not
+# survive (a flash: its patches' contrast changes, not only their mean), so the darker frame's
+# levels are first matched to the brighter's (matched_levels); only above FLASH_FLOOR gray
+# levels, as a fade's last frames are too dark to match (docs/benchmarks.md, "A flash is not a cut")
+FLASH_STEP = 0.25
+FLASH_FLOOR = 40.0
+
+
+def matched_levels(gray: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``gray`` and ``other`` at the same levels where their mean brightness differs by more
+    than :data:`FLASH_STEP` (both above :data:`FLASH_FLOOR`): the darker frame's gray levels
+    mapped onto the brighter's (their histograms matched); both as they are otherwise. A
+    flash, or a jump of exposure, brightens a frame unevenly and clips its highlights:
+    matching the histograms undoes that where one gain would not, and the darker frame,
+    brought up, clips where the brighter did."""
+    m, r = cv2.mean(gray)[0], cv2.mean(other)[0]
+    if min(m, r) <= FLASH_FLOOR or abs(r / m - 1.0) <= FLASH_STEP:
+        return gray, other
+    dark, bright = (gray, other) if m < r else (other, gray)
+    cdf = cv2.calcHist([dark], [0], None, [256], [0, 256]).ravel().cumsum()
+    ref = cv2.calcHist([bright], [0], None, [256], [0, 256]).ravel().cumsum()
+    lifted = cv2.LUT(dark, np.searchsorted(ref / ref[-1], cdf / cdf[-1]).clip(0, 255).astype(np.uint8))
+    return (lifted, other) if m < r else (gray, lifted)
+
+
 FINE_REFINEMENT = 3  # variational refinement iterations of the fine flow (balanced: 1)
 
 
@@ -265,7 +290,8 @@ class WarpingErrorMeter:
 
     ``update(source, stylized)`` for each frame in order; ``stylized`` is a frame, or a
     dict of frames by version name. For frame t the flow t -> t-1 is estimated on the
-    *source* frames (DIS, ``preset`` at full resolution by default), each stylized frame
+    *source* frames (DIS, ``preset`` at full resolution by default; across a jump of
+    brightness, a flash, at the same levels: :func:`matched_levels`), each stylized frame
     t-1 is warped to t, and pixels failing the forward-backward check are masked out;
     :meth:`result` averages the masked MSE over frames. The source's own warping error (the
     floor: what real motion, lighting and flow errors leave) and the sharpness of the
@@ -292,10 +318,7 @@ class WarpingErrorMeter:
             self._sharpness.setdefault(name, []).append(sharpness(frame))
         if self._prev is not None:
             p_src, p_versions, p_gray = self._prev
-            h, w = source.shape[:2]
-            f_back = upscale_flow(self.flow.calc_small(gray, p_gray), (h, w))   # t -> t-1
-            f_fwd = upscale_flow(self.flow.calc_small(p_gray, gray), (h, w))    # t-1 -> t
-            mask = consistency_mask(f_back, f_fwd)
+            f_back, mask = self.pair_flow(gray, p_gray, source.shape[:2])
             self._masked.append(1.0 - float(mask.mean()))
             if mask.any():
                 self._source_errors.append(warping_error(p_src, source, f_back, mask))
@@ -303,6 +326,16 @@ class WarpingErrorMeter:
                     self._errors.setdefault(name, []).append(warping_error(p_versions[name], frame, f_back, mask))
         self._prev = (source, versions, gray)
         self.frames += 1
+
+    def pair_flow(self, gray: np.ndarray, prev_gray: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The flow from a frame to the previous one at ``shape`` (h, w), from their gray
+        levels at the flow's size (``self.flow.small(to_gray(frame))``), and where it passes
+        the forward-backward check (bool HxW). Across a jump of brightness the two are
+        matched first (:func:`matched_levels`): across a flash of a held-out clip DIS read 7
+        px of motion where the camera moved 0.2 px."""
+        a, b = matched_levels(gray, prev_gray)
+        f_back = upscale_flow(self.flow.calc_small(a, b), shape)  # t -> t-1
+        return f_back, consistency_mask(f_back, upscale_flow(self.flow.calc_small(b, a), shape))
 
     def result(self, name: str = "") -> dict[str, Any]:
         """The figures of version ``name`` (the default: the one frame given to update)."""
