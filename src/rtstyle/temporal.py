@@ -41,8 +41,9 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 
 # a jump of the mean brightness from one frame to the next (as a ratio) that DIS's flow does not
 # survive (a flash: its patches' contrast changes, not only their mean), so the darker frame's
-# levels are first matched to the brighter's (matched_levels); only above FLASH_FLOOR gray
-# levels, as a fade's last frames are too dark to match (docs/benchmarks.md, "A flash is not a cut")
+# levels are first matched to the brighter's (matched_levels: the stabilizer's flow and the
+# metric's); only above FLASH_FLOOR gray levels, as a fade's last frames are too dark to match
+# (docs/benchmarks.md, "A flash is not a cut", "The metric's flow across a flash")
 FLASH_STEP = 0.25
 FLASH_FLOOR = 40.0
 
