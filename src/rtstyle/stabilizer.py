@@ -178,6 +178,7 @@ def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, 
         if rows.max() < NEGLIGIBLE:
             continue
         moving = _moving(flow)
+        # where each pixel's texture comes from: the pixel plus its flow, grown to full size
         where = upscale_flow(flow, (h, w))
         where = cv2.add(where, _grid(h, w), dst=None if where is flow else where)
         weight = _resize(weight, (h, w))
@@ -195,7 +196,7 @@ def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, 
                 for x0, x1 in runs:
                     carried[:, x0:x1] = cv2.remap(texture, where[y0:y1, x0:x1], None, cv2.INTER_CUBIC,
                                                   borderMode=cv2.BORDER_REPLICATE)
-            cv2.blendLinear(carried, out[y0:y1], weight[y0:y1], keep[y0:y1], dst=out[y0:y1])
+            cv2.blendLinear(carried, out[y0:y1], weight[y0:y1], keep[y0:y1], dst=out[y0:y1])  # _mix, in place
     return out
 
 
