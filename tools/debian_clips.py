@@ -1,12 +1,14 @@
-"""Fetch the real clips of issue 16's seventh- and ninth-session checks from eight Debian
-packages (docs/benchmarks.md, "Large frames: the flow reduced at most 2.5 times" and
-"Five more held-out clips"):
+"""Fetch the real clips of issue 16's seventh-, ninth- and eighteenth-session checks from
+twelve Debian packages (docs/benchmarks.md, "Large frames: the flow reduced at most 2.5
+times", "Five more held-out clips" and "Six more held-out clips"):
 
     python tools/debian_clips.py --out clips/
     rtstyle eval-temporal clips/dog.mp4 clips/hello.mp4 clips/diver.mov clips/ball.mp4 \\
         clips/ball_vp9.avi --frames 300 [--image-size 240] [--browser-filter]
     rtstyle eval-temporal clips/launch.webm clips/coin.mov clips/teapot.mov \\
         clips/calais1906.ogv clips/cockatoo.mp4 --frames 300 [--image-size 240]
+    rtstyle eval-temporal clips/cube.mpeg clips/homer.avi clips/lego.mp4 clips/webcam.avi \\
+        clips/birds.mp4 clips/dice.mpg --frames 300 [--image-size 240]
 
 - ``dog.mp4``: a phone's 1920x1080 video of a dog, 41 frames, hand-held
   (forensics-samples-files: ``original-files/movie1/VID_20191220_170832.mp4``);
@@ -27,11 +29,23 @@ packages (docs/benchmarks.md, "Large frames: the flow reduced at most 2.5 times"
   214x160 Theora, 288 frames (python-nbsphinx-doc:
   ``usr/share/doc/python-nbsphinx/html/www/wikimediacommons/Shepard_Calais_1906_FrenchGP.ogv.160p.ogv``);
 - ``cockatoo.mp4``: a cockatoo nodding close to a hand-held camera, 1280x720, 280 frames
-  (python3-imageio: ``usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4``).
+  (python3-imageio: ``usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4``);
+- ``cube.mpeg``: a hand-held camera moving about a die on a pile of comics, grey, 384x288
+  MPEG-1, 79 frames (visp-images-data: ``usr/share/visp-images-data/ViSP-images/video/cube.mpeg``);
+- ``homer.avi``: a cartoon off the television, a pan after a walking figure, 160x120
+  Indeo 3, 86 frames (gem-doc: ``usr/share/gem/examples/data/homer.avi``);
+- ``lego.mp4``: a Lego model under a lamp, a still camera, 560x320, 166 frames
+  (python3-hug-doc: ``usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4``);
+- ``webcam.avi``: a webcam's 160x120 MJPEG of a face in a dim room, 68 frames (kphotoalbum:
+  ``usr/share/kphotoalbum/demo/movie.avi``);
+- ``birds.mp4``: a rendered slow zoom into a wallpaper of birds and lilies, 1280x720, 31
+  frames (wordpress-theme-twentytwentytwo: ``.../twentytwentytwo/assets/videos/birds.mp4``);
+- ``dice.mpg``: rendered dice tumbling on pure black, 320x240 MPEG-1, 162 frames (gem-doc:
+  ``usr/share/gem/examples/data/alea.mpg``).
 
 Copies the files as they are (no re-encoding). Needs ``apt-get`` and ``dpkg`` (a Debian or
 Ubuntu machine with its package lists: ``apt-get update`` first) and about 90 MB of
-downloads; a development aid only.
+downloads (visp-images-data alone is 75 MB); a development aid only.
 """
 
 from __future__ import annotations
@@ -51,10 +65,17 @@ FILES = {  # package -> {path inside it: name in --out}
                           "usr/share/pymecavideo/data/video/balle1-vp9.avi": "ball_vp9.avi"},
     "renpy-demo": {"usr/share/games/renpy/demo/game/oa4_launch.webm": "launch.webm"},
     "node-opencv": {"usr/share/doc/node-opencv/examples/files/motion.mov": "coin.mov"},
-    "gem-doc": {"usr/share/gem/examples/data/anim-1.mov": "teapot.mov"},
+    "gem-doc": {"usr/share/gem/examples/data/anim-1.mov": "teapot.mov",
+                "usr/share/gem/examples/data/homer.avi": "homer.avi",
+                "usr/share/gem/examples/data/alea.mpg": "dice.mpg"},
     "python-nbsphinx-doc": {"usr/share/doc/python-nbsphinx/html/www/wikimediacommons/"
                             "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv": "calais1906.ogv"},
     "python3-imageio": {"usr/lib/python3/dist-packages/imageio/resources/images/cockatoo.mp4": "cockatoo.mp4"},
+    "visp-images-data": {"usr/share/visp-images-data/ViSP-images/video/cube.mpeg": "cube.mpeg"},
+    "python3-hug-doc": {"usr/share/doc/python3-hug/examples/streaming_movie_server/movie.mp4": "lego.mp4"},
+    "kphotoalbum": {"usr/share/kphotoalbum/demo/movie.avi": "webcam.avi"},
+    "wordpress-theme-twentytwentytwo": {
+        "usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/videos/birds.mp4": "birds.mp4"},
 }
 
 
