@@ -344,6 +344,35 @@ def test_a_slow_zoom_on_a_large_frame_is_not_a_still_camera_and_the_key_follows_
     assert followed[0.0] < 0.6  # held by the dead zone: 0.35
 
 
+def test_a_letterbox_holds_still_while_the_picture_pans():
+    """A film shown in a wider frame has black bars. DIS has nothing to match on them and
+    spreads the picture's motion into them, so the texture carried there crawled (a pan under
+    black bars: the bars changed 14 times as much as the bare network's, by their true
+    motion, none). Flat regions that stay where they are have no motion; a flat region whose
+    edge moves (a blown-out sky above a moving horizon, black around moving things) keeps
+    DIS's."""
+    frames = moving_scene(30, step=(2, 1))
+    for f in frames:
+        f[:20], f[-20:] = 0, 0
+    bare = swimming_texture(frames)  # a network whose strokes jump everywhere, bars included
+
+    def bars_change(stab: stabilizer.Stabilizer) -> float:
+        out = [stab(s, y) for s, y in zip(frames, bare, strict=True)]
+        return float(np.mean([np.abs(out[t][rows].astype(np.float32) - out[t - 1][rows]).mean()
+                              for t in range(10, 30) for rows in (slice(0, 10), slice(-10, None))]))
+
+    held, spread = bars_change(stabilizer.Stabilizer()), bars_change(stabilizer.Stabilizer(flat_static=False))
+    assert held < 0.2 * spread  # 1.8 against 18.1 gray levels a frame (the bare network: 21.3)
+    # the picture's own flow is untouched, and a flat region whose edge moves is not held
+    flat, prev = (stabilizer._flat(temporal.to_gray(frames[t])) for t in (5, 4))
+    weight = stabilizer.static_flat(flat, prev)
+    assert weight[:10].min() > 0.99 and weight[-10:].min() > 0.99 and weight[30:90].max() == 0.0
+    disc = np.zeros((H, W), np.uint8)
+    cv2.circle(disc, (60, 60), 20, 255, -1)
+    moved = np.roll(disc, 3, axis=1)  # a bright disc moving on black: the black's edge moves
+    assert stabilizer.static_flat(stabilizer._flat(moved), stabilizer._flat(disc)) is None
+
+
 def test_on_a_large_noisy_still_frame_the_finer_flow_does_not_move_the_key():
     """A large frame's flow is finer (less reduced), so it reads the same sensor noise as
     larger motion in its own pixels: the still camera's thresholds grow with it (without

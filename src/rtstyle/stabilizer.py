@@ -123,6 +123,11 @@ CHANGE_PIXEL_NOISE = 3.0
 CHANGE_MOST = 0.5
 FULL_FLOW_EVERY = 8
 
+# Flat regions (variance under FLAT_VAR gray levels squared in windows of FLAT_WINDOW px, at the
+# flow's size) that stay where they are, a letterbox's bars, have a flow of 0 (static_flat)
+FLAT_VAR = 1.0
+FLAT_WINDOW = 9
+
 
 def _tiled(a: np.ndarray, tile: int, border: int) -> np.ndarray:
     """The HxW ``a`` padded (``border``; constant: 0) to whole tiles of ``tile`` px and viewed
@@ -237,6 +242,36 @@ def coherent_motion(flow: np.ndarray, rounds: int = 2) -> float:
         keep = residual <= 4.0 * np.median(residual) + 1e-12  # (squared: twice the distance)
         fit = a @ np.linalg.lstsq(a[keep], f[keep], rcond=None)[0]  # (a frame a pixel wide: rank 2)
     return float(np.sqrt(np.median(np.einsum("ij,ij->i", fit, fit))))
+
+
+def _flat(gray: np.ndarray) -> np.ndarray:
+    """Where ``gray`` is flat: its variance in windows of :data:`FLAT_WINDOW` px under
+    :data:`FLAT_VAR` (bool)."""
+    g = gray.astype(np.float32)
+    k = (FLAT_WINDOW, FLAT_WINDOW)
+    return cv2.sqrBoxFilter(g, -1, k) - cv2.blur(g, k) ** 2 < FLAT_VAR
+
+
+def static_flat(flat: np.ndarray, prev_flat: np.ndarray) -> np.ndarray | None:
+    """The weight (HxW, feathered) of the flat regions of two gray frames (``flat``,
+    ``prev_flat``: where each is flat, :func:`_flat`) that stay where they are: flat in
+    both, and none of their edge moved (a letterbox's bars; not a
+    blown-out sky whose horizon moves, nor black around things moving on it). DIS has
+    nothing to match there and spreads the motion around into them, so the texture carried
+    there swims, where the network's own holds still; their flow is 0. None where there are
+    none."""
+    both = flat & prev_flat
+    if not both.any():
+        return None
+    count, labels = cv2.connectedComponents(both.view(np.uint8), connectivity=8)
+    moved = cv2.dilate((flat ^ prev_flat).view(np.uint8), np.ones((5, 5), np.uint8)).view(bool) & both
+    stays = np.ones(count, bool)
+    stays[0] = False  # (not flat)
+    stays[labels[moved]] = False  # a region whose edge moved
+    static = stays[labels]
+    if not static.any():
+        return None
+    return cv2.GaussianBlur(static.astype(np.float32), (0, 0), 2.0)
 
 
 @functools.lru_cache(maxsize=8)
@@ -414,7 +449,8 @@ class Stabilizer:
     ``flow_regions``: once the whole flow has found the camera still, match the flow only
     where the picture changed (:func:`changed_regions`) and take it as 0 elsewhere, the
     whole frame again at least every :data:`FULL_FLOW_EVERY` frames (``False``: always the
-    whole frame).
+    whole frame). ``flat_static``: flat regions that stay where they are, a letterbox's bars,
+    have no motion (:func:`static_flat`), whatever DIS spreads into them.
 
     Each half must see every frame, in order; a frame-size change resets.
     """
@@ -448,6 +484,11 @@ class Stabilizer:
     # cannot follow motion that slow as well as holding the key does: docs/benchmarks.md,
     # "Six more held-out clips; a slow zoom is not a still camera")
     still_drift: float = 0.5
+    # since 2026-12-07: flat regions that stay where they are (a letterbox's bars) do not move
+    # (static_flat; a pan under black bars: the bars' texture changed 14 times as much as the
+    # bare network's by their true motion, now 0.02 times; docs/benchmarks.md, "Six more
+    # held-out clips")
+    flat_static: bool = True
     key_interval: int = 24
     key_cover: float = 0.6
     fade: int = 8
@@ -493,6 +534,7 @@ class Stabilizer:
         # frames since the whole flow found the camera still (None: it did not, or not yet)
         self._still_for: int | None = None
         self._noise = 0.0
+        self._flat_of: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # a gray frame, where it is flat
 
     # ----------------------------------------------------------------- first half: source only
 
@@ -561,6 +603,14 @@ class Stabilizer:
             f_back = self._flow.calc_regions(gray, prev_gray, boxes)
             f_back *= ramp[..., None]
             self._still_for += 1
+        static = None
+        if self.flat_static:  # regions that stay flat where they are do not move (letterbox bars)
+            cached, prev_flat = self._flat_of
+            flat = _flat(gray)
+            static = static_flat(flat, prev_flat if cached is prev_gray else _flat(prev_gray))
+            self._flat_of = (gray, flat)  # (the next frame's previous, unless its levels are matched)
+        if static is not None:
+            f_back = f_back * (1.0 - static)[..., None]
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         if boxes is None:
             self._noise = err  # (the whole flow's error: what is left is the frames' noise)
