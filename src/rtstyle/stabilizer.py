@@ -255,11 +255,11 @@ def _flat(gray: np.ndarray) -> np.ndarray:
 def static_flat(flat: np.ndarray, prev_flat: np.ndarray) -> np.ndarray | None:
     """The weight (HxW, feathered) of the flat regions of two gray frames (``flat``,
     ``prev_flat``: where each is flat, :func:`_flat`) that stay where they are: flat in
-    both, and none of their edge moved (a letterbox's bars; not a
-    blown-out sky whose horizon moves, nor black around things moving on it). DIS has
-    nothing to match there and spreads the motion around into them, so the texture carried
-    there swims, where the network's own holds still; their flow is 0. None where there are
-    none."""
+    both, and no part of their edge moved (a letterbox's bars; not a blown-out sky whose
+    horizon moves, nor the black around things moving on it, whose halos the network draws
+    there and moves with them). DIS has nothing to match there and spreads the motion around
+    into them, so the texture carried there swims where the network's own holds still: their
+    flow is 0. None where there are none."""
     both = flat & prev_flat
     if not both.any():
         return None
