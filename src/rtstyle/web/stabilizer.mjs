@@ -32,7 +32,9 @@
 // a change of exposure) within PHOTO_TOL (KEY_TOL) gray levels, falling to 0 at twice that; pixels from outside the frame
 // are not trusted, nor is a flow that tears or swirls (neighbouring vectors differing by
 // more than STRAIN_TOL px per px). A scene cut (mean difference over CUT_ERROR, or under
-// CUT_FRACTION of the frame trusted) starts afresh.
+// CUT_FRACTION of the frame trusted) starts afresh. Flat regions that stay where they are (a
+// letterbox's bars: flat in both frames, FLAT_VAR in FLAT_WINDOW-px windows, their edge
+// unmoved) have no motion: the motion estimate spreads the picture's into them.
 //
 // Planes are float32, RGB, 0-255: x the frame the network saw, y its output [3, h, w].
 
@@ -42,6 +44,7 @@ const EXPOSURE_STEP = 0.02, FLASH_STEP = 0.25, FLASH_FLOOR = 40;
 const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVER = 0.6, FADE = 8, MAX_GAIN = 1.4, STRAIN_TOL = 0.5;
 const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
 const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
+const FLAT_VAR = 1, FLAT_WINDOW = 9;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
@@ -355,6 +358,90 @@ function unstrained(trust, flow, w, h) {
   return trust;
 }
 
+// Where the w x h plane g is flat: its variance in FLAT_WINDOW x FLAT_WINDOW windows (cut
+// at the frame's edges) under FLAT_VAR (a Uint8Array of 0 and 1).
+function flatMask(g, w, h) {
+  const r = FLAT_WINDOW >> 1, n = w * h, s1 = new Float64Array(n), s2 = new Float64Array(n);
+  for (let y = 0; y < h; y++) { // each row's window sums of g and g squared
+    const o = y * w;
+    let a = 0, b = 0;
+    for (let x = 0; x < Math.min(r, w); x++) { a += g[o + x]; b += g[o + x] * g[o + x]; }
+    for (let x = 0; x < w; x++) {
+      if (x + r < w) { const v = g[o + x + r]; a += v; b += v * v; }
+      if (x - r - 1 >= 0) { const v = g[o + x - r - 1]; a -= v; b -= v * v; }
+      s1[o + x] = a;
+      s2[o + x] = b;
+    }
+  }
+  const flat = new Uint8Array(n);
+  for (let x = 0; x < w; x++) { // then down each column
+    const cols = Math.min(w, x + r + 1) - Math.max(0, x - r);
+    let a = 0, b = 0;
+    for (let y = 0; y < Math.min(r, h); y++) { a += s1[y * w + x]; b += s2[y * w + x]; }
+    for (let y = 0; y < h; y++) {
+      if (y + r < h) { a += s1[(y + r) * w + x]; b += s2[(y + r) * w + x]; }
+      if (y - r - 1 >= 0) { a -= s1[(y - r - 1) * w + x]; b -= s2[(y - r - 1) * w + x]; }
+      const k = cols * (Math.min(h, y + r + 1) - Math.max(0, y - r)), m = a / k;
+      flat[y * w + x] = b / k - m * m < FLAT_VAR ? 1 : 0;
+    }
+  }
+  return flat;
+}
+
+// The weight (feathered) of the flat regions of the gray planes g and p (w x h) that stay
+// where they are: flat in both, and no part of their edge moved (where one of the two is flat
+// and the other not, within 2 px): a letterbox's bars, not a blown-out sky whose horizon
+// moves nor the black around things moving on it (the network's halos move with them). The
+// motion has nothing to match there and spreads the picture's into them, so the texture
+// carried there crawls where the network's own holds still: their motion is 0. null where
+// there are none (as the CLI's stabilizer's static_flat).
+function staticFlat(g, p, w, h) {
+  const a = flatMask(g, w, h), b = flatMask(p, w, h), n = w * h;
+  const moved = new Uint8Array(n), rows = new Uint8Array(n);
+  for (let y = 0; y < h; y++) { // where the two differ, grown by 2 px: rows, then columns
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let dx = -2; dx <= 2 && !m; dx++) { const xx = x + dx; if (xx >= 0 && xx < w) m = a[y * w + xx] ^ b[y * w + xx]; }
+      rows[y * w + x] = m;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let dy = -2; dy <= 2 && !m; dy++) { const yy = y + dy; if (yy >= 0 && yy < h) m = rows[yy * w + x]; }
+      moved[y * w + x] = m;
+    }
+  }
+  const label = new Int32Array(n).fill(-1), stack = new Int32Array(n), stays = [];
+  let any = false;
+  for (let i = 0; i < n; i++) { // the regions flat in both (8-connected), and whether any edge of each moved
+    if (!(a[i] & b[i]) || label[i] >= 0) continue;
+    const id = stays.length;
+    let top = 0, still = true;
+    label[i] = id;
+    stack[top++] = i;
+    while (top > 0) {
+      const j = stack[--top], x = j % w, y = (j - x) / w;
+      if (moved[j]) still = false;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx, yy = y + dy, k = yy * w + xx;
+          if (xx < 0 || xx >= w || yy < 0 || yy >= h || label[k] >= 0 || !(a[k] & b[k])) continue;
+          label[k] = id;
+          stack[top++] = k;
+        }
+      }
+    }
+    stays.push(still);
+    any = any || still;
+  }
+  if (!any) return null;
+  let weight = new Float32Array(n);
+  for (let i = 0; i < n; i++) weight[i] = label[i] >= 0 && stays[label[i]] ? 1 : 0;
+  for (let k = 0; k < 3; k++) weight = feather(weight, w, h);
+  return weight;
+}
+
 // 3x3 box blur of a w x h plane (trust maps: soft edges), the edges replicated.
 function feather(a, w, h) {
   const rows = new Float32Array(w * h), out = new Float32Array(w * h);
@@ -571,6 +658,8 @@ export class PageStabilizer {
       const same = matchedLevels(gray, prev[0].g);
       const now = same?.a ? pyramid(same.a, fw, fh) : pyr, then = same?.b ? pyramid(same.b, fw, fh) : prev;
       flow = motion(now, then, f > 1);
+      const held = staticFlat(now[0].g, then[0].g, fw, fh); // regions that stay flat where they are do not move
+      if (held) for (let i = 0; i < nf; i++) { flow[i] *= 1 - held[i]; flow[nf + i] *= 1 - held[i]; }
       const t = trustOf(now[0].g, then[0].g, flow, fw, fh, PHOTO_TOL);
       let trusted = 0;
       for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
