@@ -603,14 +603,13 @@ class Stabilizer:
             f_back = self._flow.calc_regions(gray, prev_gray, boxes)
             f_back *= ramp[..., None]
             self._still_for += 1
-        static = None
         if self.flat_static:  # regions that stay flat where they are do not move (letterbox bars)
             cached, prev_flat = self._flat_of
             flat = _flat(gray)
             static = static_flat(flat, prev_flat if cached is prev_gray else _flat(prev_gray))
             self._flat_of = (gray, flat)  # (the next frame's previous, unless its levels are matched)
-        if static is not None:
-            f_back = f_back * (1.0 - static)[..., None]
+            if static is not None:
+                f_back = f_back * (1.0 - static)[..., None]
         w, err = self._trust(gray, prev_gray, f_back, self.photo_tol)
         if boxes is None:
             self._noise = err  # (the whole flow's error: what is left is the frames' noise)

@@ -388,15 +388,15 @@ function flatMask(g, w, h) {
   return flat;
 }
 
-// The weight (feathered) of the flat regions of the gray planes g and p (w x h) that stay
+// The weight (feathered) of the flat regions of two gray planes (w x h) that stay
 // where they are: flat in both, and no part of their edge moved (where one of the two is flat
 // and the other not, within 2 px): a letterbox's bars, not a blown-out sky whose horizon
 // moves nor the black around things moving on it (the network's halos move with them). The
 // motion has nothing to match there and spreads the picture's into them, so the texture
 // carried there crawls where the network's own holds still: their motion is 0. null where
-// there are none (as the CLI's stabilizer's static_flat).
-function staticFlat(g, p, w, h) {
-  const a = flatMask(g, w, h), b = flatMask(p, w, h), n = w * h;
+// there are none (as the CLI's stabilizer's static_flat). a and b: flatMask of g and of p.
+function staticFlat(a, b, w, h) {
+  const n = w * h;
   const moved = new Uint8Array(n), rows = new Uint8Array(n);
   for (let y = 0; y < h; y++) { // where the two differ, grown by 2 px: rows, then columns
     for (let x = 0; x < w; x++) {
@@ -631,6 +631,7 @@ export class PageStabilizer {
     this.energy = null;
     this.ema = null; // the motion's running average at each point: see apply
     this.cover = null; // the newest key's cover of the frame, smoothed
+    this.flat = null; // a gray plane and where it is flat: see apply
   }
 
   // Steadies y, the network's output for the frame x (both [3, h, w]), in place. `key`
@@ -658,7 +659,11 @@ export class PageStabilizer {
       const same = matchedLevels(gray, prev[0].g);
       const now = same?.a ? pyramid(same.a, fw, fh) : pyr, then = same?.b ? pyramid(same.b, fw, fh) : prev;
       flow = motion(now, then, f > 1);
-      const held = staticFlat(now[0].g, then[0].g, fw, fh); // regions that stay flat where they are do not move
+      // regions that stay flat where they are do not move (the previous frame's mask is kept,
+      // unless its levels were matched to this one's)
+      const flat = flatMask(now[0].g, fw, fh);
+      const held = staticFlat(flat, this.flat?.g === then[0].g ? this.flat.mask : flatMask(then[0].g, fw, fh), fw, fh);
+      this.flat = { g: now[0].g, mask: flat };
       if (held) for (let i = 0; i < nf; i++) { flow[i] *= 1 - held[i]; flow[nf + i] *= 1 - held[i]; }
       const t = trustOf(now[0].g, then[0].g, flow, fw, fh, PHOTO_TOL);
       let trusted = 0;
