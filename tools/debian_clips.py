@@ -1,6 +1,7 @@
-"""Fetch the real clips of issue 16's seventh-, ninth- and eighteenth-session checks from
-twelve Debian packages (docs/benchmarks.md, "Large frames: the flow reduced at most 2.5
-times", "Five more held-out clips" and "Six more held-out clips"):
+"""Fetch the real clips of issue 16's seventh-, ninth-, eighteenth- and nineteenth-session
+checks from eighteen Debian packages (docs/benchmarks.md, "Large frames: the flow reduced at
+most 2.5 times", "Five more held-out clips", "Six more held-out clips" and "Nine more
+held-out clips"):
 
     python tools/debian_clips.py --out clips/
     rtstyle eval-temporal clips/dog.mp4 clips/hello.mp4 clips/diver.mov clips/ball.mp4 \\
@@ -9,6 +10,9 @@ times", "Five more held-out clips" and "Six more held-out clips"):
         clips/calais1906.ogv clips/cockatoo.mp4 --frames 300 [--image-size 240]
     rtstyle eval-temporal clips/cube.mpeg clips/homer.avi clips/lego.mp4 clips/webcam.avi \\
         clips/birds.mp4 clips/dice.mpg --frames 300 [--image-size 240]
+    rtstyle eval-temporal clips/robot.mkv clips/blupi.mkv clips/crowd.mkv clips/tour.mp4 \\
+        clips/butterfly.avi clips/visualizer1.mp4 clips/visualizer2.mp4 clips/slides.mp4 \\
+        --frames 300 [--image-size 240] [--browser-filter]
 
 - ``dog.mp4``: a phone's 1920x1080 video of a dog, 41 frames, hand-held
   (forensics-samples-files: ``original-files/movie1/VID_20191220_170832.mp4``);
@@ -44,8 +48,8 @@ times", "Five more held-out clips" and "Six more held-out clips"):
   ``usr/share/gem/examples/data/alea.mpg``).
 
 Copies the files as they are (no re-encoding). Needs ``apt-get`` and ``dpkg`` (a Debian or
-Ubuntu machine with its package lists: ``apt-get update`` first) and about 90 MB of
-downloads (visp-images-data alone is 75 MB); a development aid only.
+Ubuntu machine with its package lists: ``apt-get update`` first) and about 230 MB of
+downloads (visp-images-data alone is 75 MB, lebiniou-data 54 MB); a development aid only.
 """
 
 from __future__ import annotations
@@ -76,6 +80,14 @@ FILES = {  # package -> {path inside it: name in --out}
     "kphotoalbum": {"usr/share/kphotoalbum/demo/movie.avi": "webcam.avi"},
     "wordpress-theme-twentytwentytwo": {
         "usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/videos/birds.mp4": "birds.mp4"},
+    "planetblupi-common": {"usr/share/planetblupi/movie/history2.mkv": "robot.mkv",
+                           "usr/share/planetblupi/movie/play103.mkv": "blupi.mkv",
+                           "usr/share/planetblupi/movie/win005.mkv": "crowd.mkv"},
+    "pampi": {"usr/share/pampi/presentations/data/pampi-help/tour.mp4": "tour.mp4"},
+    "tupi-data": {"usr/share/tupi/data/help/examples/example.avi": "butterfly.avi"},
+    "lebiniou-data": {"usr/share/lebiniou/vue/media/lebiniou-2021-06-10_12-19-53.mp4": "visualizer1.mp4",
+                      "usr/share/lebiniou/vue/media/lebiniou-2021-06-10_12-28-28.mp4": "visualizer2.mp4"},
+    "janus-demos": {"usr/share/janus/demos/surround/ChID-BLITS-EBU.mp4": "slides.mp4"},
 }
 
 
