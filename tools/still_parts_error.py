@@ -44,7 +44,9 @@ def main() -> None:
         stab = Stabilizer(flow_regions=regions)
         versions[name] = [stab(s, y) for s, y in zip(src, bare, strict=True)]
     metric = WarpingErrorMeter()  # its flow and occlusion mask, as rtstyle eval-temporal's
-    blurred = [cv2.GaussianBlur(to_gray(f).astype(np.float32), (0, 0), 2.0) for f in src]
+    grays = [to_gray(f) for f in src]
+    blurred = [cv2.GaussianBlur(g.astype(np.float32), (0, 0), 2.0) for g in grays]
+    small = [metric.flow.small(g) for g in grays]  # (each frame's once: it is a pair's first, then its second)
     still_error = {k: [] for k in versions}
     flow_error = {k: [] for k in versions}
     shares = []
@@ -54,8 +56,7 @@ def main() -> None:
         shares.append(float(still.mean()))
         if not still.any():
             continue
-        ga, gb = metric.flow.small(to_gray(src[t])), metric.flow.small(to_gray(src[t - 1]))
-        f_back, mask = metric.pair_flow(ga, gb, src[t].shape[:2])
+        f_back, mask = metric.pair_flow(small[t], small[t - 1], src[t].shape[:2])
         mask &= still
         for k, frames in versions.items():
             change = (frames[t].astype(np.float32) - frames[t - 1].astype(np.float32)) / 255.0
