@@ -1,5 +1,5 @@
 """Fetch the real clips of issue 16's seventh-, ninth-, eighteenth- and nineteenth-session
-checks from eighteen Debian packages (docs/benchmarks.md, "Large frames: the flow reduced at
+checks from seventeen Debian packages (docs/benchmarks.md, "Large frames: the flow reduced at
 most 2.5 times", "Five more held-out clips", "Six more held-out clips" and "Nine more
 held-out clips"):
 
@@ -48,8 +48,8 @@ held-out clips"):
   ``usr/share/gem/examples/data/alea.mpg``).
 
 Copies the files as they are (no re-encoding). Needs ``apt-get`` and ``dpkg`` (a Debian or
-Ubuntu machine with its package lists: ``apt-get update`` first) and about 230 MB of
-downloads (visp-images-data alone is 75 MB, lebiniou-data 54 MB); a development aid only.
+Ubuntu machine with its package lists: ``apt-get update`` first) and about 265 MB of
+downloads (visp-images-data alone is 74 MB, lebiniou-data 53 MB); a development aid only.
 """
 
 from __future__ import annotations
