@@ -16,6 +16,7 @@ from test_media import make_film
 
 from rtstyle import Stylizer
 from rtstyle.cli import main
+from rtstyle.media import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,10 +234,16 @@ def test_a_folder_says_which_videos_it_leaves_out(tmp_path, model_path, clip):
     (tmp_path / "roll").mkdir()
     Image.fromarray(make_photo(24, 32, 1)).save(tmp_path / "roll" / "a.jpg")
     (tmp_path / "roll" / "b.mp4").write_bytes(Path(clip).read_bytes())
+    Image.fromarray(make_photo(24, 32, 2)).save(tmp_path / "roll" / "logo.gif")  # one frame: a picture
+    frames = [Image.fromarray(make_photo(24, 32, i)) for i in range(3)]
+    frames[0].save(tmp_path / "roll" / "c.gif", save_all=True, append_images=frames[1:])  # opaque, animated: a video
     r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "roll", "--json", "--no-progress")
-    assert r.returncode == 0 and "1 video there: stylize each with --input FILE" in r.stderr
-    assert json.loads(r.stdout)["videos_left_out"] == [str(tmp_path / "roll" / "b.mp4")]
-    (tmp_path / "roll" / "a.jpg").unlink()
+    assert r.returncode == 0 and "2 videos there: stylize each with --input FILE" in r.stderr
+    summary = json.loads(r.stdout)
+    assert sorted(summary["videos_left_out"]) == [str(tmp_path / "roll" / n) for n in ("b.mp4", "c.gif")]
+    assert summary["images"] == 2 and Image.open(tmp_path / "roll_stylized" / "logo.gif").size == (32, 24)
+    for name in ("a.jpg", "logo.gif", "c.gif"):
+        (tmp_path / "roll" / name).unlink()
     r = run_cli("stylize", "--model", model_path, "--input", tmp_path / "roll")
     assert r.returncode == 2 and "no images found" in r.stderr and "1 video there" in r.stderr
 
@@ -249,6 +256,26 @@ def test_an_animated_gif_stays_an_animated_gif(tmp_path, model_path):
     assert main(["stylize", "--model", str(model_path), "--input", str(tmp_path / "anim.gif"), "--no-temporal",
                  "--no-progress"]) == 0
     assert frame_times(tmp_path / "anim_stylized.gif") == pytest.approx([0, 0.1, 0.4, 0.5], abs=1e-3)
+
+
+def test_a_still_gif_is_a_picture(tmp_path, model_path):
+    """A GIF of one frame (a logo) can be written as any picture, its transparency kept;
+    by default it stays a GIF."""
+    rgba = np.dstack([make_photo(24, 32, 0), np.zeros((24, 32), np.uint8)])
+    rgba[6:18, 8:24, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.gif")
+    m = str(model_path)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "logo.gif"), "--output",
+                 str(tmp_path / "logo.png"), "--no-progress"]) == 0
+    with Image.open(tmp_path / "logo.png") as im:
+        assert (im.mode, im.size, im.getpixel((1, 1))[3], im.getpixel((16, 12))[3]) == ("RGBA", (32, 24), 0, 255)
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "still.gif")
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "still.gif"), "--output",
+                 str(tmp_path / "still.jpg"), "--no-progress"]) == 0
+    assert read_image(tmp_path / "still.jpg").shape == (24, 32, 3)
+    assert main(["stylize", "--model", m, "--input", str(tmp_path / "still.gif"), "--no-progress"]) == 0
+    with Image.open(tmp_path / "still_stylized.gif") as im:
+        assert (im.format, im.n_frames, im.size) == ("GIF", 1, (32, 24))
 
 
 def _animation(path):

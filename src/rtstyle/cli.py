@@ -385,7 +385,7 @@ def cmd_distill(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     from . import pipeline, stills
-    from .media import input_kind, transparent_gif
+    from .media import input_kind, picture_gif
     from .styles import resolve_model
     from .stylizer import Stylizer
 
@@ -423,7 +423,7 @@ def cmd_stylize(args: argparse.Namespace) -> dict[str, Any]:
     stylizer = Stylizer.load(model, device=args.device, image_size=args.image_size,
                              strength=args.strength, preserve_color=args.preserve_color,
                              threads=args.threads or (_network_threads(stabilizer) if kind == "video" else None))
-    if kind == "image" or (kind == "video" and transparent_gif(src)):  # (an animated one steadied as a video is)
+    if kind == "image" or (kind == "video" and picture_gif(src)):  # (an animated one steadied as a video is)
         return stills.stylize_image_file(stylizer, src, output, postprocess=stabilizer)
     if kind == "folder" and args.sequence:
         return _with_temporal(stills.stylize_sequence(stylizer, src, output, progress=_progress(args),

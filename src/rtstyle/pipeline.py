@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from .errors import RtStyleError
 from .media import (
+    ANIMATED_OUTPUT_EXTS,
     IMAGE_EXTS,
     IMAGE_OUTPUT_EXTS,
     VIDEO_OUTPUT_EXTS,
@@ -79,7 +80,7 @@ def check_output_ext(dst: Path, allowed: set[str], what: str) -> None:
 
 def _writable(path: Path) -> Path:
     """``path``, or as JPEG where its kind cannot be written (HEIC: an iPhone's photos)."""
-    return path if path.suffix.lower() in IMAGE_OUTPUT_EXTS else path.with_suffix(".jpg")
+    return path if path.suffix.lower() in IMAGE_OUTPUT_EXTS | ANIMATED_OUTPUT_EXTS else path.with_suffix(".jpg")
 
 
 def _in_folder(src: Path, dst: Path) -> Path:

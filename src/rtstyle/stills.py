@@ -29,6 +29,7 @@ from .media import (
     frame_count,
     image_tags,
     list_images,
+    picture_gif,
     read_animation,
     read_image_with_alpha,
     resize_shorter,
@@ -57,7 +58,8 @@ def _stylize_photo(stylizer: Stylizer, src: Path, dst: Path,
     animated one frame by frame (:func:`_stylize_animation`, ``postprocess`` as for
     :func:`~rtstyle.pipeline.stylize_video`). The stylized (first) frame, the network's
     seconds and the number of frames."""
-    if frame_count(src) > 1 or src.suffix.lower() == ".gif":  # (a GIF comes here if transparent_gif)
+    # (a GIF comes here if picture_gif: a still one is written as any picture, unless into a GIF)
+    if frame_count(src) > 1 or (src.suffix.lower() == ".gif" and dst.suffix.lower() not in IMAGE_OUTPUT_EXTS):
         return _stylize_animation(stylizer, src, dst, postprocess)
     check_output_ext(dst, IMAGE_OUTPUT_EXTS, "an image file")
     frame, alpha = read_image_with_alpha(src)
@@ -117,8 +119,10 @@ def stylize_image_file(stylizer: Stylizer, src: Path, dst: Path,
 def stylize_folder(stylizer: Stylizer, src: Path, dst: Path, progress: bool = True,
                    postprocess: FrameFilter | None = None) -> dict[str, Any]:
     found = list_images(src, recursive=True, exts=IMAGE_EXTS | VIDEO_EXTS)  # one walk of the folder
-    files = [f for f in found if f.suffix.lower() in IMAGE_EXTS]
-    videos = [f for f in found if f.suffix.lower() not in IMAGE_EXTS]  # a camera roll has some: not stylized here
+    # (a GIF of one frame, a logo, or a transparent one, a sticker, is a picture: picture_gif)
+    files = [f for f in found if f.suffix.lower() in IMAGE_EXTS or (f.suffix.lower() == ".gif" and picture_gif(f))]
+    pictures = set(files)
+    videos = [f for f in found if f not in pictures]  # a camera roll has some: not stylized here
     one_by_one = f"{len(videos)} video{'s' * (len(videos) != 1)} there: stylize each with --input FILE"
     if not files:
         raise RtStyleError(f"no images found under {src}" + (f" ({one_by_one})" if videos else ""))

@@ -13,7 +13,7 @@ This package stays light on purpose: numpy, Pillow, OpenCV and PyAV, never torch
 Outputs are atomic (see :mod:`rtstyle.fileio`): nothing half-written is left behind.
 """
 
-from .animation import ANIMATED_OUTPUT_EXTS, frame_count, read_animation, transparent_gif, write_animation
+from .animation import ANIMATED_OUTPUT_EXTS, frame_count, picture_gif, read_animation, write_animation
 from .base import IMAGE_EXTS, IMAGE_OUTPUT_EXTS, VIDEO_EXTS, VIDEO_OUTPUT_EXTS, PathLike
 from .camera import Camera
 from .decode import VideoReader
@@ -32,6 +32,6 @@ from .images import (
 from .window import Window, display_available, draw_fps
 
 __all__ = ["ANIMATED_OUTPUT_EXTS", "IMAGE_EXTS", "IMAGE_OUTPUT_EXTS", "VIDEO_EXTS", "VIDEO_OUTPUT_EXTS", "PathLike",
-           "Camera", "VideoReader", "VideoWriter", "Window", "display_available", "draw_fps", "frame_count",
+           "Camera", "VideoReader", "VideoWriter", "Window", "display_available", "draw_fps", "frame_count", "picture_gif",
            "image_tags", "input_kind", "list_images", "read_animation", "read_image", "read_image_with_alpha",
-           "resize_shorter", "resize_to", "shorter_size", "transparent_gif", "write_animation", "write_image"]
+           "resize_shorter", "resize_to", "shorter_size", "write_animation", "write_image"]

@@ -21,13 +21,16 @@ ANIMATED_FORMATS = ("WEBP", "PNG", "GIF")
 ANIMATED_OUTPUT_EXTS = {".webp", ".png", ".gif"}
 
 
-def transparent_gif(path: PathLike) -> bool:
-    """Whether ``path`` is a GIF with transparent pixels in any frame (a sticker: it is
-    stylized as an animation, its transparency kept, rather than as a video)."""
+def picture_gif(path: PathLike) -> bool:
+    """Whether ``path`` is a GIF to stylize as a picture rather than as a video: one with
+    transparent pixels in any frame (a sticker: stylized as an animation, its transparency
+    kept) or a single frame (a logo, a still: written as any picture is, a PNG included)."""
     try:
         with Image.open(path) as img:
             if img.format != "GIF":
                 return False
+            if getattr(img, "n_frames", 1) == 1:
+                return True
             for frame in ImageSequence.Iterator(img):
                 if frame.convert("RGBA").getextrema()[3][0] < 255:
                     return True
