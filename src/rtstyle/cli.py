@@ -210,8 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snapshot-dir", default=None, metavar="DIR",
                    help="webcam: where the s key saves snapshots (default: the current folder)")
     s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
-                   help="video and webcam: remove flicker by blending each frame with the previous output "
-                        "warped by optical flow (default: on for video and webcam)")
+                   help="video and webcam: remove flicker: the past output carried along the optical flow "
+                        "of the input, the strokes moved rather than averaged (see --temporal-mode; "
+                        "default: on for video and webcam)")
     s.add_argument("--temporal-strength", type=_number(0.0, 0.95), default=None, metavar="S",
                    help="weight of the carried past where the flow is trusted, 0 to 0.95: in the colours "
                         "and shading (sharp mode; default 0.8), or in the whole picture (fast mode; default 0.65)")
