@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import cli, motion, phaselock, pipeline, stabilizer, temporal, temporal_eval
+from rtstyle import cli, motion, phaselock, pipeline, scene, stabilizer, temporal, temporal_eval
 from rtstyle.errors import RtStyleError
 from rtstyle.media import VideoReader, VideoWriter
+from rtstyle.texture import carry_texture, mix
 
 H, W = 120, 160
 
@@ -372,13 +373,13 @@ def test_a_letterbox_holds_still_while_the_picture_pans():
                     for stab in (stabilizer.Stabilizer(), stabilizer.Stabilizer(flat_static=False)))
     assert held < 0.2 * spread  # 1.8 against 18.1 gray levels a frame (the bare network: 21.3)
     # the picture's own flow is untouched, and a flat region whose edge moves is not held
-    flat, prev = (stabilizer._flat(temporal.to_gray(frames[t])) for t in (5, 4))
-    weight = stabilizer.static_flat(flat, prev)
+    flat, prev = (scene.flat_mask(temporal.to_gray(frames[t])) for t in (5, 4))
+    weight = scene.static_flat(flat, prev)
     assert weight[:10].min() > 0.99 and weight[-10:].min() > 0.99 and weight[30:90].max() == 0.0
     disc = np.zeros((H, W), np.uint8)
     cv2.circle(disc, (60, 60), 20, 255, -1)
     moved = np.roll(disc, 3, axis=1)  # a bright disc moving on black: the black's edge moves
-    assert stabilizer.static_flat(stabilizer._flat(moved), stabilizer._flat(disc)) is None
+    assert scene.static_flat(scene.flat_mask(moved), scene.flat_mask(disc)) is None
 
 
 def test_on_a_large_noisy_still_frame_the_finer_flow_does_not_move_the_key():
@@ -450,7 +451,7 @@ def test_on_a_still_camera_the_flow_is_matched_only_where_the_picture_changes():
     assert sum(zero_far) >= 15
     assert regions.stats.to_dict()["whole_flow_fraction"] == round(1 - sum(zero_far) / len(zero_far), 4)
     assert whole.stats.to_dict()["whole_flow_fraction"] == 1.0
-    every = stabilizer.FULL_FLOW_EVERY
+    every = scene.FULL_FLOW_EVERY
     assert all(not all(zero_far[k:k + every]) for k in range(len(zero_far) - every + 1))
 
 
@@ -982,8 +983,8 @@ def test_texture_carried_strip_by_strip_equals_the_whole_frame_mix():
     expected = high.copy()
     for texture, flow, weight in layers:
         carried = temporal.warp(texture, temporal.upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
-        expected = stabilizer._mix(expected, carried, cv2.resize(weight, (w, h)))
-    got = stabilizer._carry_texture(high, layers)
+        expected = mix(expected, carried, cv2.resize(weight, (w, h)))
+    got = carry_texture(high, layers)
     assert np.abs(got - expected).max() < 1e-3
     assert np.array_equal(high, before)  # the input is left as it was
 
@@ -1006,10 +1007,10 @@ def test_a_texture_that_does_not_move_is_not_resampled_and_the_frame_is_the_same
         for y, x in where:
             flow[y:y + 3, x:x + 2] = rng.normal(0, 2, (len(range(y, min(fh, y + 3))), len(range(x, min(fw, x + 2))), 2))
         carried = temporal.warp(texture, temporal.upscale_flow(flow, (h, w)), cv2.INTER_CUBIC)
-        expected = stabilizer._mix(high, carried, cv2.resize(weight, (w, h)))
-        got = stabilizer._carry_texture(high, [(texture, flow, weight)])
+        expected = mix(high, carried, cv2.resize(weight, (w, h)))
+        got = carry_texture(high, [(texture, flow, weight)])
         assert np.abs(got - expected).max() < 1e-4, where
-        moved = np.abs(got - stabilizer._mix(high, texture, cv2.resize(weight, (w, h)))).max(axis=2) > 0
+        moved = np.abs(got - mix(high, texture, cv2.resize(weight, (w, h)))).max(axis=2) > 0
         assert moved.any() == bool(where)
 
 

@@ -26,6 +26,7 @@ import onnxruntime as ort
 import torch
 import torch.nn as nn
 
+from rtstyle import scene
 from rtstyle import stabilizer as stab
 from rtstyle.checkpoint import load_model
 from rtstyle.media import VideoReader, resize_shorter
@@ -103,7 +104,7 @@ def crop_cover(path: str, size: int | None, frames: int, margin: int) -> tuple[f
     seen: dict[str, object] = {}
     found = stab.changed_regions
 
-    def spy(gray, prev, noise, tile=stab.CHANGE_TILE):
+    def spy(gray, prev, noise, tile=scene.CHANGE_TILE):
         seen["regions"], seen["shape"] = found(gray, prev, noise, tile), gray.shape
         return seen["regions"]
 

@@ -1,7 +1,7 @@
 """The inference-time :class:`Stabilizer`: flicker removal for stylized video that keeps
 the texture sharp when the camera moves.
 
-A frame is split in two bands (:func:`split`): the *low* band (the frame shrunk ``band``
+A frame is split in two bands (:func:`~rtstyle.texture.split`): the *low* band (the frame shrunk ``band``
 times and grown back) carries colour and shading, where flicker shows most; the *high*
 band (the rest) is the style's texture, its brush strokes. They are steadied differently:
 
@@ -36,7 +36,6 @@ path runs them in its decoding and encoding threads, beside the network.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -45,51 +44,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .temporal import FlowEstimator, _grid, inside_mask, matched_levels, to_gray, upscale_flow, warp
+from .scene import FULL_FLOW_EVERY, changed_regions, coherent_motion, flat_mask, static_flat
+from .temporal import FlowEstimator, inside_mask, matched_levels, to_gray, upscale_flow, warp
+from .texture import carry_texture, compose, local_energy, mix, resize_to, split
 
-
-def _resize(x: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """``x`` resized to ``size`` = (h, w)."""
-    h, w = size
-    if x.shape[:2] == (h, w):
-        return x
-    return cv2.resize(x, (w, h), interpolation=interpolation)
-
-
-def low_size(shape: tuple[int, ...], band: int) -> tuple[int, int]:
-    """The (h, w) of the low band of a frame of ``shape``."""
-    return max(1, shape[0] // band), max(1, shape[1] // band)
-
-
-def split(frame: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
-    """A float32 frame -> (its low band at 1/``band`` resolution, its high band at full
-    resolution): ``frame == grow(low) + high``."""
-    small = _resize(frame, low_size(frame.shape, band), cv2.INTER_AREA)
-    grown = _resize(small, frame.shape[:2])
-    return small, cv2.subtract(frame, grown, dst=grown)
-
-
-def _mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``a + weight * (b - a)`` for HxWx3 float32 ``a``, ``b`` and an HxW ``weight``."""
-    return cv2.blendLinear(b, a, weight, 1.0 - weight)
-
-
-def local_energy(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The energy of the finest detail of ``x``: the mean squared Laplacian (4-neighbour,
-    summed over channels) in cells of the low band's size, from every other pixel of every
-    other row (a statistic: a quarter of the samples do). Resampling and mixing take the
-    finest detail first; the energy of the whole band hardly notices (on bikes.mp4 the
-    gain from it left 89% of the sharpness, from this 92%: docs/benchmarks.md)."""
-    x = cv2.Laplacian(x, cv2.CV_32F, ksize=1)[::2, ::2]
-    return _resize(np.einsum("ijk,ijk->ij", x, x), size, cv2.INTER_AREA)
-
-
-STRIP = 64  # rows of the full-resolution texture work done at a time
-RUN_GAP = 32  # columns that do not move between two runs that are resampled apart
-# the share of a strip's columns (or of the frame) that move from which all of it is resampled
-WHOLE_RUNS = 0.8
 EXPOSURE_STEP = 0.02  # a change of the mean brightness (as a ratio) that the trust allows for
-NEGLIGIBLE = 1.0 / 512  # a carried texture's weight under which it is not resampled
 COVER_RATE = 0.1  # how fast the newest key's smoothed cover follows each frame's (about ten frames)
 # the still camera's dead zone (px at the flow resolution) per gray level of the frame's mean
 # photometric error: sensor noise of sigma 4 on a 160x120 frame (an error of 3.0) gets 0.18
@@ -98,218 +57,10 @@ COVER_RATE = 0.1  # how fast the newest key's smoothed cover follows each frame'
 DEAD_ZONE_PER_LEVEL = 0.06
 # on a still camera, the previous frame's texture (carried one frame where no key holds) is not
 # moved where the flow is under this share of the dead zone: not resampled there at all, as a
-# flow of 0 is a copy (with the runs of _carry_texture, vtest 32.1 -> 29.2 ms a frame; the whole
+# flow of 0 is a copy (with the runs of carry_texture, vtest 32.1 -> 29.2 ms a frame; the whole
 # dead zone, or the keys' ramp, cost 0.2-0.6 points of warping error, this nothing to show:
 # docs/benchmarks.md, "Texture that does not move")
 PREVIOUS_DEAD_ZONE = 0.5
-
-
-# On a still camera DIS's flow (the stabilizer's largest cost) is matched only where the
-# picture changed since the previous frame, and is 0 elsewhere, as the dead zone makes most of
-# it for the keys anyway (docs/benchmarks.md, "The flow only where the picture changes"). A
-# tile of CHANGE_TILE px (at the flow's size) has changed where its mean difference exceeds
-# CHANGE_MEAN gray levels and CHANGE_NOISE times the frames' noise (the mean error left by the
-# last whole flow), or where any pixel's (after a 3x3 mean) exceeds CHANGE_LEVEL and
-# CHANGE_PIXEL_NOISE times the noise; the changed tiles grown by a tile each way are matched,
-# a box around each group, and the flow is kept on the changed tiles, fading to 0 half a tile
-# beyond them (changed_regions). The whole frame is matched again when the boxes cover more than
-# CHANGE_MOST of it, and at least every FULL_FLOW_EVERY frames (a camera that starts to move
-# too slowly for the differences to show).
-CHANGE_TILE = 16
-CHANGE_MEAN = 0.6
-CHANGE_NOISE = 1.5
-CHANGE_LEVEL = 4
-CHANGE_PIXEL_NOISE = 3.0
-CHANGE_MOST = 0.5
-FULL_FLOW_EVERY = 8
-
-# Flat regions (variance under FLAT_VAR gray levels squared in windows of FLAT_WINDOW px, at the
-# flow's size) that stay where they are, a letterbox's bars, have a flow of 0 (static_flat)
-FLAT_VAR = 1.0
-FLAT_WINDOW = 9
-
-
-def _tiled(a: np.ndarray, tile: int, border: int) -> np.ndarray:
-    """The HxW ``a`` padded (``border``; constant: 0) to whole tiles of ``tile`` px and viewed
-    as (rows of tiles, tile, columns of tiles, tile): reduce over axes 1 and 3 for each tile."""
-    h, w = a.shape
-    th, tw = -(-h // tile), -(-w // tile)
-    return cv2.copyMakeBorder(a, 0, th * tile - h, 0, tw * tile - w, border, value=0).reshape(th, tile, tw, tile)
-
-
-def changed_regions(gray: np.ndarray, prev: np.ndarray, noise: float,
-                    tile: int = CHANGE_TILE) -> tuple[list[tuple[int, int, int, int]], np.ndarray] | None:
-    """The boxes (x0, y0, x1, y1) around the parts of ``gray`` that changed since ``prev``
-    (both gray frames at the flow's size, ``noise`` their noise in mean gray levels; see
-    :data:`CHANGE_TILE`) and the weight of the flow matched in them (1 on the changed tiles,
-    falling to 0 half a tile into the tiles around them: a flow cut off at a box's edge
-    left a seam where the texture moved on one side and not on the other, and DIS's flow over
-    a flat part of a box, a dark terminal around a blinking cursor, is noise); None where the
-    boxes cover more than :data:`CHANGE_MOST` of the frame."""
-    h, w = gray.shape
-    means = _tiled(cv2.absdiff(gray, prev), tile, cv2.BORDER_REFLECT).mean(axis=(1, 3), dtype=np.float32)
-    tiles = (means > max(CHANGE_MEAN, CHANGE_NOISE * noise)).astype(np.uint8)
-    fine = cv2.absdiff(cv2.blur(gray, (3, 3)), cv2.blur(prev, (3, 3)))
-    fine = cv2.compare(fine, max(CHANGE_LEVEL, CHANGE_PIXEL_NOISE * noise), cv2.CMP_GT)
-    tiles |= _tiled(fine, tile, cv2.BORDER_CONSTANT).max(axis=(1, 3))
-    th, tw = tiles.shape
-    _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(tiles, np.ones((3, 3), np.uint8)), connectivity=8)
-    boxes = [(x * tile, y * tile, min(w, (x + bw) * tile), min(h, (y + bh) * tile))
-             for x, y, bw, bh, _ in stats[1:].tolist()]
-    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes) > CHANGE_MOST * h * w:
-        return None
-    # the changed tiles' weight, 1 over them and falling to 0 half a tile into their neighbours
-    ramp = cv2.resize((tiles > 0).astype(np.float32), (tw * tile, th * tile), interpolation=cv2.INTER_LINEAR)
-    return boxes, np.minimum(2.0 * ramp[:h, :w], 1.0)
-
-
-def _carry_texture(high: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """``high`` mixed in turn with each layer's texture carried by its flow (bicubic), by
-    its weight (``layers``: (texture, flow, weight), flow and weight at the flow
-    resolution): ``high = mix(high, warp(texture, flow), weight)`` for each layer in order,
-    into a new array. Done in strips of rows (the temporaries stay small), and a layer is
-    not resampled in a strip where what the later layers leave of its weight is negligible
-    everywhere (the textures under a key that covers the frame are not needed)."""
-    h, w = high.shape[:2]
-    fh = layers[0][2].shape[0]
-    # the weight of each layer in the result, row by row: its own, times what the later layers leave
-    reach, left = [], np.ones_like(layers[0][2])
-    for _, _, weight in reversed(layers):
-        reach.append((weight * left).max(axis=1))
-        left = left * (1.0 - weight)
-    reach.reverse()
-    out = high.copy()
-    for (texture, flow, weight), rows in zip(layers, reach, strict=True):
-        if rows.max() < NEGLIGIBLE:
-            continue
-        moving = _moving(flow)
-        # where each pixel's texture comes from: the pixel plus its flow, grown to full size
-        where = upscale_flow(flow, (h, w))
-        where = cv2.add(where, _grid(h, w), dst=None if where is flow else where)
-        weight = _resize(weight, (h, w))
-        keep = 1.0 - weight
-        for y0 in range(0, h, STRIP):
-            y1 = min(h, y0 + STRIP)
-            near = slice(max(0, y0 * fh // h - 1), y1 * fh // h + 2)  # the strip's rows at the flow's size
-            if rows[near].max() < NEGLIGIBLE:
-                continue
-            runs = [(0, w)] if moving is None else _runs(moving[near].max(axis=0), w)
-            if sum(x1 - x0 for x0, x1 in runs) > WHOLE_RUNS * w:
-                carried = cv2.remap(texture, where[y0:y1], None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-            else:  # where the flow is 0 the resampling is the texture itself, bit for bit
-                carried = texture[y0:y1].copy() if runs else texture[y0:y1]
-                for x0, x1 in runs:
-                    carried[:, x0:x1] = cv2.remap(texture, where[y0:y1, x0:x1], None, cv2.INTER_CUBIC,
-                                                  borderMode=cv2.BORDER_REPLICATE)
-            cv2.blendLinear(carried, out[y0:y1], weight[y0:y1], keep[y0:y1], dst=out[y0:y1])  # _mix, in place
-    return out
-
-
-def _moving(flow: np.ndarray) -> np.ndarray | None:
-    """Where the flow (at its own resolution) is not 0, grown by a pixel: a superset of where
-    the flow grown bilinearly to any larger size is not 0 (a grown pixel mixes the two
-    nearest on each axis, whose left or upper one has the index of ``x * fw // w``, or one
-    less). None where that is most of the frame (a moving camera's flow): the runs would
-    save too little to pay for their calls."""
-    if cv2.countNonZero(flow.reshape(flow.shape[0], -1)) == flow.size:
-        return None
-    fx, fy = cv2.split(flow)  # (numpy's any over the last axis of 2 is 10x slower)
-    moving = cv2.bitwise_or(cv2.compare(fx, 0.0, cv2.CMP_NE), cv2.compare(fy, 0.0, cv2.CMP_NE))
-    moving = cv2.dilate(moving, np.ones((3, 3), np.uint8))
-    return None if cv2.countNonZero(moving) > WHOLE_RUNS * moving.size else moving
-
-
-@functools.lru_cache(maxsize=8)
-def _affine_basis(h: int, w: int) -> np.ndarray:
-    """The (h * w) x 3 basis of an affine motion on an h x w grid: 1, x and y (from the
-    centre, in widths)."""
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.stack([np.ones(h * w, np.float32), (x.ravel() - w / 2) / w, (y.ravel() - h / 2) / w], axis=1)
-
-
-def coherent_motion(flow: np.ndarray, rounds: int = 2) -> float:
-    """The median length of the affine motion (a pan, a zoom, a turn, or all three) fitted
-    to ``flow`` (HxWx2; a sample of a frame's flow, a couple of thousand vectors suffice):
-    from the median vector, ``rounds`` times fitted by least squares to the vectors within
-    twice the median distance of the last fit (things that move on their own do not pull
-    it). The sub-pixel noise of a still camera's flow has no such shape: its fit is near 0
-    however long its vectors."""
-    a, f = _affine_basis(*flow.shape[:2]), flow.reshape(-1, 2)
-    fit = np.median(f, axis=0)[None, :]
-    for _ in range(rounds):
-        d = f - fit
-        residual = np.einsum("ij,ij->i", d, d)
-        keep = residual <= 4.0 * np.median(residual) + 1e-12  # (squared: twice the distance)
-        fit = a @ np.linalg.lstsq(a[keep], f[keep], rcond=None)[0]  # (a frame a pixel wide: rank 2)
-    return float(np.sqrt(np.median(np.einsum("ij,ij->i", fit, fit))))
-
-
-def _flat(gray: np.ndarray) -> np.ndarray:
-    """Where ``gray`` is flat: its variance in windows of :data:`FLAT_WINDOW` px under
-    :data:`FLAT_VAR` (bool)."""
-    g = gray.astype(np.float32)
-    k = (FLAT_WINDOW, FLAT_WINDOW)
-    return cv2.sqrBoxFilter(g, -1, k) - cv2.blur(g, k) ** 2 < FLAT_VAR
-
-
-def static_flat(flat: np.ndarray, prev_flat: np.ndarray) -> np.ndarray | None:
-    """The weight (HxW, feathered) of the flat regions of two gray frames (``flat``,
-    ``prev_flat``: where each is flat, :func:`_flat`) that stay where they are: flat in
-    both, and no part of their edge moved (a letterbox's bars; not a blown-out sky whose
-    horizon moves, nor the black around things moving on it, whose halos the network draws
-    there and moves with them). DIS has nothing to match there and spreads the motion around
-    into them, so the texture carried there swims where the network's own holds still: their
-    flow is 0. None where there are none."""
-    both = flat & prev_flat
-    if not both.any():
-        return None
-    count, labels = cv2.connectedComponents(both.view(np.uint8), connectivity=8)
-    moved = cv2.dilate((flat ^ prev_flat).view(np.uint8), np.ones((5, 5), np.uint8)).view(bool) & both
-    stays = np.ones(count, bool)
-    stays[0] = False  # (not flat)
-    stays[labels[moved]] = False  # a region whose edge moved
-    static = stays[labels]
-    if not static.any():
-        return None
-    return cv2.GaussianBlur(static.astype(np.float32), (0, 0), 2.0)
-
-
-@functools.lru_cache(maxsize=8)
-def _edges(small: int, width: int) -> np.ndarray:
-    """Where each of ``small`` columns starts in a row ``width`` (>= ``small``) pixels wide,
-    and ``width``: column x of the wide row lies in column ``x * small // width``, so column
-    c covers [edges[c], edges[c + 1])."""
-    return -(-np.arange(small + 1) * width // small)
-
-
-def _runs(moving: np.ndarray, width: int, gap: int = RUN_GAP) -> list[tuple[int, int]]:
-    """The runs of columns [x0, x1) of a strip ``width`` pixels wide where ``moving`` (the
-    columns of the strip's rows at the flow resolution, from :func:`_moving`) says the flow
-    is not 0, runs closer than ``gap`` columns joined (each run is a call of its own)."""
-    cols = np.flatnonzero(moving)
-    if cols.size == 0:
-        return []
-    edges = _edges(moving.size, width)
-    # two moving columns' runs part where more than gap - 1 still columns lie between them
-    breaks = np.flatnonzero(edges[cols[1:]] - edges[cols[:-1] + 1] >= gap)
-    starts = edges[cols[np.concatenate([[0], breaks + 1])]]
-    ends = edges[cols[np.concatenate([breaks, [cols.size - 1]])] + 1]
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _compose(low: np.ndarray, high: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
-    """The uint8 frame ``grow(low) + gain * high`` (``gain`` HxW, or None for 1), strip by
-    strip; ``high`` is multiplied by ``gain`` in place."""
-    h, w = high.shape[:2]
-    low = _resize(low, (h, w))
-    out = np.empty((h, w, 3), np.uint8)
-    for y0 in range(0, h, STRIP):
-        rows = slice(y0, min(h, y0 + STRIP))
-        if gain is not None:
-            g = gain[rows]
-            cv2.multiply(high[rows], cv2.merge([g, g, g]), dst=high[rows])
-        cv2.add(low[rows], high[rows], dst=out[rows], dtype=cv2.CV_8U)
-    return out
 
 
 @dataclass
@@ -432,7 +183,7 @@ class Stabilizer:
     ``flow_size`` px: a finer flow, a large frame's, reads the same noise as larger motion,
     and the thresholds grow with it; but there a flow that fits one motion, a slow zoom or
     pan, by more than ``still_drift`` times the threshold is the camera moving, not noise:
-    :func:`coherent_motion`); then flow under the dead zone does not move a key
+    :func:`~rtstyle.scene.coherent_motion`); then flow under the dead zone does not move a key
     (and up to twice that moves it less): DIS's sub-pixel noise would otherwise make keys
     drift. The median, not the mean: someone moving across a still camera's view does not
     make the background's texture swim with the noise. The dead zone grows with the frame's
@@ -447,10 +198,10 @@ class Stabilizer:
     ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
     over about ten frames) falls from the first of ``uncarried_cover`` to the second.
     ``flow_regions``: once the whole flow has found the camera still, match the flow only
-    where the picture changed (:func:`changed_regions`) and take it as 0 elsewhere, the
-    whole frame again at least every :data:`FULL_FLOW_EVERY` frames (``False``: always the
+    where the picture changed (:func:`~rtstyle.scene.changed_regions`) and take it as 0 elsewhere, the
+    whole frame again at least every :data:`~rtstyle.scene.FULL_FLOW_EVERY` frames (``False``: always the
     whole frame). ``flat_static``: flat regions that stay where they are, a letterbox's bars,
-    have no motion (:func:`static_flat`), whatever DIS spreads into them.
+    have no motion (:func:`~rtstyle.scene.static_flat`), whatever DIS spreads into them.
 
     Each half must see every frame, in order; a frame-size change resets.
     """
@@ -605,8 +356,8 @@ class Stabilizer:
             self._still_for += 1
         if self.flat_static:  # regions that stay flat where they are do not move (letterbox bars)
             cached, prev_flat = self._flat_of
-            flat = _flat(gray)
-            static = static_flat(flat, prev_flat if cached is prev_gray else _flat(prev_gray))
+            flat = flat_mask(gray)
+            static = static_flat(flat, prev_flat if cached is prev_gray else flat_mask(prev_gray))
             self._flat_of = (gray, flat)  # (the next frame's previous, unless its levels are matched)
             if static is not None:
                 f_back = f_back * (1.0 - static)[..., None]
@@ -719,8 +470,8 @@ class Stabilizer:
             self.stats.resets += 1
             out_low, out = low, stylized
         else:
-            trust = _resize(motion.trust, small) * self.strength
-            out_low = _mix(low, warp(self._low, upscale_flow(motion.flow, small)), trust)
+            trust = resize_to(motion.trust, small) * self.strength
+            out_low = mix(low, warp(self._low, upscale_flow(motion.flow, small)), trust)
             self.stats.trusted += float(trust.mean())
             h, w = stylized.shape[:2]
             layers = []
@@ -730,9 +481,9 @@ class Stabilizer:
                 layers.append((self._high, self._energy, carry, motion.trust * self.texture_strength))
             layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
             if layers:
-                high = _carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
+                high = carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
             for _, texture_energy, flow, weight in layers:
-                cell = _resize(weight, small, cv2.INTER_AREA)
+                cell = resize_to(weight, small, cv2.INTER_AREA)
                 energy = energy + cell * (warp(texture_energy, upscale_flow(flow, small)) - energy)
             cap = self.max_gain if motion.max_gain is None else motion.max_gain
             if layers and cap > 1.0:
@@ -741,10 +492,10 @@ class Stabilizer:
                 gain = np.sqrt((energy + 1.0) / (local_energy(high, small) + 1.0))
                 np.clip(gain, 1.0, cap, out=gain)
                 self.stats.gain_cap += cap
-                gain = _resize(gain, (h, w))
+                gain = resize_to(gain, (h, w))
             else:
                 gain = None
-            out = _compose(out_low, high, gain)  # high is a mix here (not fresh_high) when gained
+            out = compose(out_low, high, gain)  # high is a mix here (not fresh_high) when gained
         # keep the textures of the keys prepare still carries (a reset carries none), add the new one
         self._highs = {v.key: self._highs[v.key] for v in motion.keys if v.key in self._highs}
         if motion.new_key is not None:
@@ -765,8 +516,8 @@ class Stabilizer:
         else:
             h, w = stylized.shape[:2]
             warped = warp(prev, upscale_flow(motion.flow, (h, w)), cv2.INTER_CUBIC)
-            weight = _resize(motion.trust, (h, w)) * self.strength
-            out = _mix(stylized, warped, weight)
+            weight = resize_to(motion.trust, (h, w)) * self.strength
+            out = mix(stylized, warped, weight)
             self.stats.trusted += float(motion.trust.mean()) * self.strength
         self._out = out
         return out
