@@ -285,6 +285,43 @@ def test_where_keys_cannot_hold_the_strokes_keep_their_energy():
     assert raised.stats.to_dict()["mean_gain_cap"] == 1.4
 
 
+def titles_on_black(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A title rolling up a black screen, and a stand-in for the network's output: on the
+    first, all-black frame a flat colour (a network draws no texture on a uniform input:
+    its instance norms see no variance), and from the second, with the title in, a fine
+    grain over the whole frame that stays where it is (the network's own grid on black)."""
+    rng = np.random.default_rng(4)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (H, W, 3)).astype(np.float32), (0, 0), 0.7)
+    grain *= 25.0 / grain.std()
+    src, styled = [], []
+    for i in range(n):
+        s, f = np.zeros((H, W, 3), np.uint8), np.empty((H, W, 3), np.float32)
+        f[:] = (60, 90, 120)
+        if i:
+            y = H - 2 * i
+            s[max(0, y):y + 6, 40:120] = 230
+            f += grain
+            f[max(0, y):y + 6, 40:120] = (250, 220, 60)
+        src.append(s)
+        styled.append(np.clip(f, 0, 255).astype(np.uint8))
+    return src, styled
+
+
+def test_a_key_whose_texture_the_network_no_longer_draws_is_replaced():
+    """A key taken on a black first frame carries no texture; on a still camera it would be
+    held for four key intervals while the network draws its grain everywhere. Where the
+    network draws far more texture than the key carries, a new key is taken."""
+    src, styled = titles_on_black()
+    before = metrics(src, styled)
+    for stab, replaced in ((temporal.Stabilizer(), True), (temporal.Stabilizer(stale_ratio=0.0), False)):
+        out = [stab(s, y) for s, y in zip(src, styled, strict=True)]
+        kept = np.mean([temporal.sharpness(o) / temporal.sharpness(y)
+                        for o, y in zip(out[-10:], styled[-10:], strict=True)])
+        assert stab.stats.stale_keys == (1 if replaced else 0)
+        assert (kept > 0.9) if replaced else (kept < 0.7)
+        assert metrics(src, out)["warping_error"] < 0.5 * before["warping_error"]
+
+
 def _key_drift(frames: list[np.ndarray], stab: stabilizer.Stabilizer) -> float:
     """How far (px, at the frame's size, on average) the first key has moved by the last frame."""
     for f in frames:

@@ -24,11 +24,13 @@ from test_temporal import (
     moving_scene,
     subpixel_pan,
     swimming_texture,
+    titles_on_black,
     turning_scene,
 )
 
 from rtstyle import cli
 from rtstyle.errors import RtStyleError
+from rtstyle.temporal import sharpness
 from rtstyle.web_filter import FILTER, BrowserFilter
 
 
@@ -72,6 +74,24 @@ def test_page_filter_keeps_the_strokes_energy_where_keys_cannot_hold(tmp_path):
     assert after["sharpness"] > 0.93 * before["sharpness"]
     assert after["sharpness"] > kept["sharpness"] + 0.02 * before["sharpness"]
     assert after["warping_error"] < 0.35 * before["warping_error"]
+
+
+def test_page_filter_replaces_a_key_whose_texture_the_network_no_longer_draws(tmp_path):
+    """As the stabilizer: a key taken on a black first frame carries no texture, and the
+    page takes a new one where the network draws far more (the same file without the rule
+    keeps the flat key)."""
+    src, styled = titles_on_black()
+    page_js = FILTER.read_text()
+    assert "STALE_COVER = 0.25" in page_js
+    never = tmp_path / "never.mjs"
+    never.write_text(page_js.replace("STALE_COVER = 0.25", "STALE_COVER = 2"))
+    ruled, _ = run(src, styled)
+    with BrowserFilter(never) as page:
+        held = [page(s, y) for s, y in zip(src, styled, strict=True)]
+    kept = {name: np.mean([sharpness(o) / sharpness(y) for o, y in zip(out[-10:], styled[-10:], strict=True)])
+            for name, out in (("ruled", ruled), ("held", held))}
+    assert kept["ruled"] > 0.9 and kept["held"] < 0.7
+    assert metrics(src, ruled)["warping_error"] < metrics(src, styled)["warping_error"]  # no worse than bare
 
 
 def test_page_filter_holds_still_noisy_strokes_and_follows_a_slow_pan():

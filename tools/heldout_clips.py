@@ -4,7 +4,8 @@ them was used to tune the stabilizer, the page's filter or the phase lock:
 
     python tools/heldout_clips.py --mate usr/share/backgrounds/mate --out clips/
     rtstyle eval-temporal clips/shake.mp4 clips/fastpan.mp4 clips/crossfade.mp4 \\
-        clips/exposure.mp4 clips/zoom.mp4 clips/fadeblack.mp4 clips/flash.mp4 --frames 150
+        clips/exposure.mp4 clips/zoom.mp4 clips/fadeblack.mp4 clips/flash.mp4 \\
+        clips/credits.mp4 clips/ticker.mp4 --frames 150
 
 All 640x360 at 25 fps, with fresh sensor noise in every frame:
 
@@ -18,6 +19,13 @@ All 640x360 at 25 fps, with fresh sensor noise in every frame:
 - ``fadeblack.mp4`` (120): a pan over ``YellowFlower`` fading to black over 15 frames, then up
   into a pan over ``Storm``.
 - ``flash.mp4`` (120): the first shot of ``fadeblack.mp4`` with two single-frame flashes (x1.8).
+
+Two more, rendered and clean (no noise), 150 frames, made on 2026-12-07 (twenty-first
+session) and scored before anything was tried on them, flat regions beside moving things:
+
+- ``credits.mp4``: white titles rolling up a black screen, 2 px a frame.
+- ``ticker.mp4``: a news ticker, white capitals on a blue band, running left 4 px a frame
+  under a still ``Aqua``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 from temporal_clips import write  # tools/temporal_clips.py, beside this script
 
 from rtstyle.media import read_image
@@ -60,6 +69,38 @@ def scaled(frames: list[np.ndarray], gains) -> list[np.ndarray]:
 
 def pan(img: np.ndarray, n: int, x0: float, dx: float, dy: float = 0.0, zoom: float = 0.5):
     return [(img.shape[1] * x0 + dx * i, img.shape[0] / 2 + dy * i, 0.0, zoom) for i in range(n)]
+
+
+WORDS = ("director producer camera sound editor music lighting costume design casting story "
+         "written by starring with special thanks").split()
+
+
+def titles(aqua: np.ndarray, n: int = 150) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The frames of ``credits.mp4`` and ``ticker.mp4`` (Pillow's own font, so that they come
+    out the same everywhere)."""
+    rng = np.random.default_rng(9)
+    font = ImageFont.load_default(size=28)
+    w, h = SIZE
+    say = lambda k: " ".join(str(rng.choice(WORDS)) for _ in range(k))  # noqa: E731
+    roll = Image.new("RGB", (w, h + 2 * n + 200))
+    draw = ImageDraw.Draw(roll)
+    for y in range(h, roll.height - 40, 44):
+        draw.text((w // 2, y), say(int(rng.integers(2, 5))).title(), fill=(235, 235, 235), font=font, anchor="mt")
+    roll = np.asarray(roll)
+    band = Image.new("RGB", (2 * w + 4 * n, 48), (20, 30, 90))
+    draw, x = ImageDraw.Draw(band), w
+    while x < band.width - 100:
+        words = say(3).upper() + "  -  "
+        draw.text((x, 10), words, fill=(255, 255, 255), font=font)
+        x += int(draw.textlength(words, font=font))
+    band = np.asarray(band)
+    still = cv2.resize(aqua, SIZE, interpolation=cv2.INTER_AREA)
+    ticker = []
+    for i in range(n):
+        f = still.copy()
+        f[h - 60:h - 12] = band[:, 4 * i:4 * i + w]
+        ticker.append(f)
+    return [np.ascontiguousarray(roll[2 * i:2 * i + h]) for i in range(n)], ticker
 
 
 def main() -> None:
@@ -109,6 +150,10 @@ def main() -> None:
         gains.append(g)
     write(out / "fadeblack.mp4", scaled(frames, gains))
     write(out / "flash.mp4", scaled(pa, [1.8 if i in (30, 70) else 1.0 for i in range(n)]))
+
+    credits, ticker = titles(photo("nature/Aqua.jpg"))
+    write(out / "credits.mp4", credits)
+    write(out / "ticker.mp4", ticker)
 
 
 if __name__ == "__main__":

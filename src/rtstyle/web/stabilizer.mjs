@@ -7,9 +7,10 @@
 // (the rest: the style's texture, its strokes) is never averaged with other texture, which
 // is what blurs moving cameras: a *key* frame's texture is carried instead, by the motion
 // composed from the key to the present (resampled once, bicubic, not once per frame). A new
-// key is taken every KEY_INTERVAL frames (four times that while the camera is still) or
-// when the carried key covers less than KEY_COVER of the frame, and fades in over FADE
-// frames. Where no key holds, the network's own texture shows. While the camera is still
+// key is taken every KEY_INTERVAL frames (four times that while the camera is still), when
+// the carried key covers less than KEY_COVER of the frame, or when the network draws
+// STALE_RATIO times the texture's energy that the key carries on STALE_COVER of the frame
+// (a key taken on a black frame, on which it draws none), and fades in over FADE frames. Where no key holds, the network's own texture shows. While the camera is still
 // (the motion, averaged over frames at each point with weight PERSIST on the past, under
 // STILL px on average), motion under DEAD_ZONE px does not move a key: on a still camera
 // sub-pixel motion is noise, and the carried strokes would swim. The local energy of the
@@ -45,6 +46,7 @@ const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVE
 const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
 const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
 const FLAT_VAR = 1, FLAT_WINDOW = 9;
+const STALE_RATIO = 3, STALE_COVER = 0.25, STALE_FLOOR = 100;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
@@ -737,13 +739,18 @@ export class PageStabilizer {
     for (const { key: k, weight } of views) layers.push({ flow: k.flow, tex: k.tex, energy: k.energy, weight });
     const tex = mix(high, layers, w, h, f);
     const target = energy.slice(); // what the texture's energy should be, cell by cell
+    // and where the network now draws far more texture than the newest key carries (a key
+    // taken on a black frame, on which the network draws none): a new key is due
+    let stale = 0;
     for (const layer of layers) {
-      const lf = layer.flow, lfy = lf.subarray(nf);
+      const lf = layer.flow, lfy = lf.subarray(nf), newest = layer === layers[layers.length - 1];
       for (let ly = 0; ly < lh; ly++) {
         for (let lx = 0; lx < lw; lx++) {
           const u = (lx + 0.5) * BAND / f - 0.5, v = (ly + 0.5) * BAND / f - 0.5, i = ly * lw + lx;
           const du = bilinear(lf, fw, fh, u, v) * f / BAND, dv = bilinear(lfy, fw, fh, u, v) * f / BAND;
-          target[i] += bilinear(layer.weight, fw, fh, u, v) * (bilinear(layer.energy, lw, lh, lx + du, ly + dv) - target[i]);
+          const wt = bilinear(layer.weight, fw, fh, u, v), carried = bilinear(layer.energy, lw, lh, lx + du, ly + dv);
+          target[i] += wt * (carried - target[i]);
+          if (newest && energy[i] + STALE_FLOOR > STALE_RATIO * (carried + STALE_FLOOR)) stale += wt;
         }
       }
     }
@@ -765,7 +772,7 @@ export class PageStabilizer {
     // the key schedule
     if (this.held.length === 2 && this.held[1].age >= FADE) this.held.shift();
     const interval = KEY_INTERVAL * (still ? 4 : 1);
-    if (this.held.length === 1 && (this.held[0].age >= interval || cover < KEY_COVER)) {
+    if (this.held.length === 1 && (this.held[0].age >= interval || cover < KEY_COVER || stale > STALE_COVER * nl)) {
       this.held.push({ gray, flow: new Float32Array(2 * nf), age: 0, tex: high, energy });
       this.keys++;
     }
