@@ -5,7 +5,7 @@ them was used to tune the stabilizer, the page's filter or the phase lock:
     python tools/heldout_clips.py --mate usr/share/backgrounds/mate --out clips/
     rtstyle eval-temporal clips/shake.mp4 clips/fastpan.mp4 clips/crossfade.mp4 \\
         clips/exposure.mp4 clips/zoom.mp4 clips/fadeblack.mp4 clips/flash.mp4 \\
-        clips/credits.mp4 clips/ticker.mp4 --frames 150
+        clips/credits.mp4 clips/ticker.mp4 clips/scroll.mp4 clips/fadein.mp4 --frames 150
 
 All 640x360 at 25 fps, with fresh sensor noise in every frame:
 
@@ -26,6 +26,10 @@ session) and scored before anything was tried on them, flat regions beside movin
 - ``credits.mp4``: white titles rolling up a black screen, 2 px a frame.
 - ``ticker.mp4``: a news ticker, white capitals on a blue band, running left 4 px a frame
   under a still ``Aqua``.
+- ``scroll.mp4`` (130): a web page (lines of text, coloured boxes on white) scrolled 3 px a
+  frame, held still for 30 frames, scrolled again.
+- ``fadein.mp4`` (100): a fade in from black over 20 frames onto a still ``Garden``, then
+  held; noise 2.
 """
 
 from __future__ import annotations
@@ -103,6 +107,27 @@ def titles(aqua: np.ndarray, n: int = 150) -> tuple[list[np.ndarray], list[np.nd
     return [np.ascontiguousarray(roll[2 * i:2 * i + h]) for i in range(n)], ticker
 
 
+def web_page(n: int = 130) -> list[np.ndarray]:
+    """The frames of ``scroll.mp4``."""
+    rng = np.random.default_rng(3)
+    font = ImageFont.load_default(size=18)
+    w, h = SIZE
+    page = Image.new("RGB", (w, h + 3 * 100 + 50), (255, 255, 255))
+    draw, y = ImageDraw.Draw(page), 10
+    while y < page.height - 30:
+        if rng.random() < 0.15:
+            draw.rectangle((40, y, 40 + int(rng.integers(100, 400)), y + 60),
+                           fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+            y += 75
+        else:
+            draw.text((40, y), " ".join(str(rng.choice(WORDS)) for _ in range(int(rng.integers(5, 12)))),
+                      fill=(20, 20, 20), font=font)
+            y += 26
+    page = np.asarray(page)
+    return [np.ascontiguousarray(page[p:p + h]) for p in (min(3 * i, 180) if i < 90 else 90 + 3 * i - 180
+                                                          for i in range(n))]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mate", required=True, help="mate-backgrounds' usr/share/backgrounds/mate folder")
@@ -154,6 +179,10 @@ def main() -> None:
     credits, ticker = titles(photo("nature/Aqua.jpg"))
     write(out / "credits.mp4", credits)
     write(out / "ticker.mp4", ticker)
+    write(out / "scroll.mp4", web_page())
+    garden = cv2.resize(photo("nature/Garden.jpg"), SIZE, interpolation=cv2.INTER_AREA)
+    write(out / "fadein.mp4", scaled(shoot(garden, [(SIZE[0] / 2, SIZE[1] / 2, 0.0, 1.0)] * 100, 2.0, seed=10),
+                                     [min(1.0, i / 20) for i in range(100)]))
 
 
 if __name__ == "__main__":
