@@ -39,6 +39,16 @@ def run(frames: list[np.ndarray], stylized: list[np.ndarray]) -> tuple[list[np.n
         return [page(s, y) for s, y in zip(frames, stylized, strict=True)], page
 
 
+def run_changed(tmp_path, old: str, new: str, frames: list[np.ndarray], stylized: list[np.ndarray]) -> list[np.ndarray]:
+    """The page's filter with ``old`` replaced by ``new`` in its source, run on the frames."""
+    page_js = FILTER.read_text()
+    assert old in page_js
+    changed = tmp_path / "changed.mjs"
+    changed.write_text(page_js.replace(old, new))
+    with BrowserFilter(changed) as page:
+        return [page(s, y) for s, y in zip(frames, stylized, strict=True)]
+
+
 def test_page_filter_steadies_a_pan_and_keeps_the_strokes_sharp():
     """The camera pans by sub-pixel steps and the strokes jump every frame: the page must
     calm them as the stabilizer does, carrying texture rather than averaging it (the
@@ -63,13 +73,8 @@ def test_page_filter_keeps_the_strokes_energy_where_keys_cannot_hold(tmp_path):
     src = turning_scene(40)
     bare = swimming_texture(src)
     before = metrics(src, bare)
-    page_js = FILTER.read_text()
-    assert "MAX_GAIN_UNCARRIED = 1.8" in page_js
-    held = tmp_path / "held.mjs"
-    held.write_text(page_js.replace("MAX_GAIN_UNCARRIED = 1.8", "MAX_GAIN_UNCARRIED = 1.4"))
     raised, _ = run(src, bare)
-    with BrowserFilter(held) as page:
-        fixed = [page(s, y) for s, y in zip(src, bare, strict=True)]
+    fixed = run_changed(tmp_path, "MAX_GAIN_UNCARRIED = 1.8", "MAX_GAIN_UNCARRIED = 1.4", src, bare)
     after, kept = metrics(src, raised), metrics(src, fixed)
     assert after["sharpness"] > 0.93 * before["sharpness"]
     assert after["sharpness"] > kept["sharpness"] + 0.02 * before["sharpness"]
@@ -81,13 +86,8 @@ def test_page_filter_replaces_a_key_whose_texture_the_network_no_longer_draws(tm
     page takes a new one where the network draws far more (the same file without the rule
     keeps the flat key)."""
     src, styled = titles_on_black()
-    page_js = FILTER.read_text()
-    assert "STALE_COVER = 0.25" in page_js
-    never = tmp_path / "never.mjs"
-    never.write_text(page_js.replace("STALE_COVER = 0.25", "STALE_COVER = 2"))
     ruled, _ = run(src, styled)
-    with BrowserFilter(never) as page:
-        held = [page(s, y) for s, y in zip(src, styled, strict=True)]
+    held = run_changed(tmp_path, "STALE_COVER = 0.25", "STALE_COVER = 2", src, styled)
     kept = {name: np.mean([sharpness(o) / sharpness(y) for o, y in zip(out[-10:], styled[-10:], strict=True)])
             for name, out in (("ruled", ruled), ("held", held))}
     assert kept["ruled"] > 0.9 and kept["held"] < 0.7
