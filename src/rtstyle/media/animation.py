@@ -76,9 +76,11 @@ def read_animation(path: PathLike) -> tuple[Iterator[tuple[np.ndarray, np.ndarra
 
 
 def _gif_frame(frame: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    """A palettised GIF frame: 255 colours of its own (dithered) and, where ``alpha`` is
-    under half, the transparent index 255."""
-    img = Image.fromarray(frame).quantize(255, dither=Image.Dither.FLOYDSTEINBERG)
+    """A palettised GIF frame: 255 colours of its own, not dithered (Pillow's quantize to a
+    palette of the frame's own does not dither; a dither pattern that changes with every frame
+    would flicker: docs/benchmarks.md, "GIF output") and, where ``alpha`` is under half, the
+    transparent index 255."""
+    img = Image.fromarray(frame).quantize(255)
     if alpha is not None:
         index = np.asarray(img).copy()
         index[alpha < 128] = 255

@@ -107,8 +107,9 @@ def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _gif_frame(frame: np.ndarray) -> av.VideoFrame:
-    """A palettised frame (its own 256-colour palette, dithered) for the GIF encoder."""
-    img = Image.fromarray(frame).quantize(256, dither=Image.Dither.FLOYDSTEINBERG)
+    """A palettised frame (its own 256-colour palette, not dithered: see
+    :func:`~.animation._gif_frame`) for the GIF encoder."""
+    img = Image.fromarray(frame).quantize(256)
     rgb = np.zeros((256, 3), np.uint8)
     pal = np.frombuffer(bytes(img.getpalette()), np.uint8).reshape(-1, 3)[:256]
     rgb[: len(pal)] = pal
