@@ -1,9 +1,10 @@
 """The inference-time :class:`Stabilizer`: flicker removal for stylized video that keeps
 the texture sharp when the camera moves.
 
-A frame is split in two bands (:func:`~rtstyle.texture.split`): the *low* band (the frame shrunk ``band``
-times and grown back) carries colour and shading, where flicker shows most; the *high*
-band (the rest) is the style's texture, its brush strokes. They are steadied differently:
+A frame is split in two bands (:func:`~rtstyle.texture.split`): the *low* band (the frame
+shrunk ``band`` times and grown back) carries colour and shading, where flicker shows most;
+the *high* band (the rest) is the style's texture, its brush strokes. They are steadied
+differently:
 
 - low band: a motion-compensated running average, computed at 1/``band`` resolution:
   the previous low band, carried by optical flow, blended in where the flow is trusted
@@ -15,9 +16,9 @@ band (the rest) is the style's texture, its brush strokes. They are steadied dif
   taken every ``key_interval`` frames (four times that on a still camera), as soon as
   the carried key covers too little of the frame (zoom, parallax, things moving in), or
   when the network draws far more texture than the key carries (a key taken on a black
-  frame), and faded in over ``fade`` frames. Where no key can be trusted (new content, occlusions),
-  the network's own texture shows, blended with the previous frame's carried one frame
-  (``texture_strength``). Mixing unrelated textures loses energy (an even mix of two keeps
+  frame), and faded in over ``fade`` frames. Where no key can be trusted (new content,
+  occlusions), the network's own texture shows, blended with the previous frame's carried
+  one frame (``texture_strength``). Mixing unrelated textures loses energy (an even mix of two keeps
   half) and resampling takes the finest detail, so the local energy of the texture's finest
   detail (its Laplacian) is restored (by at most ``max_gain``) to the weighted energy of
   its sources. Where the keys carry little of the frame for a while (content that turns or
@@ -186,8 +187,8 @@ class Stabilizer:
     ``flow_size`` px: a finer flow, a large frame's, reads the same noise as larger motion,
     and the thresholds grow with it; but there a flow that fits one motion, a slow zoom or
     pan, by more than ``still_drift`` times the threshold is the camera moving, not noise:
-    :func:`~rtstyle.scene.coherent_motion`); then flow under the dead zone does not move a key
-    (and up to twice that moves it less): DIS's sub-pixel noise would otherwise make keys
+    :func:`~rtstyle.scene.coherent_motion`); then flow under the dead zone does not move a
+    key (and up to twice that moves it less): DIS's sub-pixel noise would otherwise make keys
     drift. The median, not the mean: someone moving across a still camera's view does not
     make the background's texture swim with the noise. The dead zone grows with the frame's
     noise, read from its mean photometric error against the previous frame carried by the
@@ -207,9 +208,9 @@ class Stabilizer:
     ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
     over about ten frames) falls from the first of ``uncarried_cover`` to the second.
     ``flow_regions``: once the whole flow has found the camera still, match the flow only
-    where the picture changed (:func:`~rtstyle.scene.changed_regions`) and take it as 0 elsewhere, the
-    whole frame again at least every :data:`~rtstyle.scene.FULL_FLOW_EVERY` frames (``False``: always the
-    whole frame). ``flat_static``: flat regions that stay where they are, a letterbox's bars,
+    where the picture changed (:func:`~rtstyle.scene.changed_regions`) and take it as 0
+    elsewhere, the whole frame again at least every :data:`~rtstyle.scene.FULL_FLOW_EVERY`
+    frames (``False``: always the whole frame). ``flat_static``: flat regions that stay where they are, a letterbox's bars,
     have no motion (:func:`~rtstyle.scene.static_flat`), whatever DIS spreads into them.
 
     Each half must see every frame, in order; a frame-size change resets.
@@ -502,7 +503,8 @@ class Stabilizer:
                 high = carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
             carried = [warp(e, upscale_flow(f, small)) for _, e, f, _ in layers]  # each layer's energy
             if motion.keys and self.stale_ratio:
-                self._stale = self._is_stale(energy, carried[-1], resize_to(motion.keys[-1].weight, small, cv2.INTER_AREA))
+                holds = resize_to(motion.keys[-1].weight, small, cv2.INTER_AREA)
+                self._stale = self._is_stale(energy, carried[-1], holds)
             for (_, _, _, weight), carried_energy in zip(layers, carried, strict=True):
                 cell = resize_to(weight, small, cv2.INTER_AREA)
                 energy = energy + cell * (carried_energy - energy)
