@@ -10,10 +10,14 @@
 // key is taken every KEY_INTERVAL frames (four times that while the camera is still), when
 // the carried key covers less than KEY_COVER of the frame, or when the network draws
 // STALE_RATIO times the texture's energy that the key carries on STALE_COVER of the frame
-// (a key taken on a black frame, on which it draws none), and fades in over FADE frames. Where no key holds, the network's own texture shows. While the camera is still
-// (the motion, averaged over frames at each point with weight PERSIST on the past, under
-// STILL px on average), motion under DEAD_ZONE px does not move a key: on a still camera
-// sub-pixel motion is noise, and the carried strokes would swim. The local energy of the
+// (a key taken on a black frame, on which it draws none), and fades in over FADE frames.
+// Where no key holds, the network's own texture shows. While the camera is still (the
+// motion, averaged over frames at each point with weight PERSIST on the past, under STILL px
+// on average), motion under a dead zone does not move a key: on a still camera sub-pixel
+// motion is noise, and the carried strokes would swim. The dead zone follows the noise, as
+// the stabilizer's does: DEAD_ZONE_PER_LEVEL px a gray level of the frame's photometric
+// error against the previous one, between DEAD_ZONE_MIN and DEAD_ZONE px (a clean picture's
+// slow motion is followed rather than held). The local energy of the
 // texture's finest detail is given back (by at most MAX_GAIN) to what its sources had, as
 // mixing and resampling lose some; where the newest key covers under UNCARRIED[0] of the
 // frame (its cover smoothed over frames, COVER_RATE: content that turns or deforms, where
@@ -46,6 +50,7 @@ const STILL = 0.15, DEAD_ZONE = 0.35, PERSIST = 0.7, KEY_INTERVAL = 24, KEY_COVE
 const NEGLIGIBLE = 1 / 512, MAX_REDUCTION = 2;
 const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
 const FLAT_VAR = 1, FLAT_WINDOW = 9;
+const DEAD_ZONE_PER_LEVEL = 0.13, DEAD_ZONE_MIN = 0.1;
 const STALE_RATIO = 3, STALE_COVER = 0.25, STALE_FLOOR = 100;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
@@ -655,7 +660,7 @@ export class PageStabilizer {
     const energy = detailEnergy(high, w, h);
     const prev = this.prev, prevLow = this.low;
     this.prev = pyr;
-    let flow = null, trust = null;
+    let flow = null, trust = null, noise = 0;
     if (key === this.key && prev) {
       // a flash is not a cut: across a jump of brightness, the two frames at the same levels
       const same = matchedLevels(gray, prev[0].g);
@@ -668,6 +673,7 @@ export class PageStabilizer {
       this.flat = { g: now[0].g, mask: flat };
       if (held) for (let i = 0; i < nf; i++) { flow[i] *= 1 - held[i]; flow[nf + i] *= 1 - held[i]; }
       const t = trustOf(now[0].g, then[0].g, flow, fw, fh, PHOTO_TOL);
+      noise = t.error;
       let trusted = 0;
       for (let i = 0; i < nf; i++) trusted += t.trust[i] > 0.5;
       if (t.error <= CUT_ERROR && trusted >= CUT_FRACTION * nf) trust = feather(unstrained(t.trust, flow, fw, fh), fw, fh);
@@ -696,9 +702,10 @@ export class PageStabilizer {
     let mean = 0;
     for (let i = 0; i < nf; i++) mean += Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]);
     const still = mean / nf < STILL * finer, step = still ? flow.slice() : flow;
+    const deadZone = clamp(DEAD_ZONE_PER_LEVEL * noise, DEAD_ZONE_MIN, DEAD_ZONE);
     if (still) {
       for (let i = 0; i < nf; i++) {
-        const k = clamp(Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]) / (DEAD_ZONE * finer) - 1, 0, 1);
+        const k = clamp(Math.sqrt(ema[i] * ema[i] + ema[nf + i] * ema[nf + i]) / (deadZone * finer) - 1, 0, 1);
         step[i] *= k;
         step[nf + i] *= k;
       }
