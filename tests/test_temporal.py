@@ -307,6 +307,11 @@ def titles_on_black(n: int = 24) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return src, styled
 
 
+def late_sharpness(out: list[np.ndarray], styled: list[np.ndarray], n: int = 10) -> float:
+    """The sharpness of the last ``n`` frames of ``out`` as a share of ``styled``'s, on average."""
+    return float(np.mean([temporal.sharpness(o) / temporal.sharpness(y) for o, y in zip(out[-n:], styled[-n:], strict=True)]))
+
+
 def test_a_key_whose_texture_the_network_no_longer_draws_is_replaced():
     """A key taken on a black first frame carries no texture; on a still camera it would be
     held for four key intervals while the network draws its grain everywhere. Where the
@@ -315,11 +320,23 @@ def test_a_key_whose_texture_the_network_no_longer_draws_is_replaced():
     before = metrics(src, styled)
     for stab, replaced in ((temporal.Stabilizer(), True), (temporal.Stabilizer(stale_ratio=0.0), False)):
         out = [stab(s, y) for s, y in zip(src, styled, strict=True)]
-        kept = np.mean([temporal.sharpness(o) / temporal.sharpness(y)
-                        for o, y in zip(out[-10:], styled[-10:], strict=True)])
+        kept = late_sharpness(out, styled)
         assert stab.stats.stale_keys == (1 if replaced else 0)
         assert (kept > 0.9) if replaced else (kept < 0.7)
         assert metrics(src, out)["warping_error"] < 0.5 * before["warping_error"]
+
+
+def test_a_stale_key_found_before_a_cut_is_not_taken_after_it():
+    """prepare runs ahead of apply in the video path: what apply found of a key of the
+    scene before a cut must not start a new key in the scene after it."""
+    src, styled = titles_on_black()
+    stab = temporal.Stabilizer()
+    stab.apply(stab.prepare(src[0]), styled[0])
+    motion = stab.prepare(src[1])  # apply, behind, is still at the frame before the cut
+    cut = moving_scene(4)
+    after = [stab.prepare(f) for f in cut[:2]]
+    stab.apply(motion, styled[1])  # finds the black frame's key stale
+    assert after[0].reset and stab.prepare(cut[2]).new_key is None and stab.stats.stale_keys == 0
 
 
 def _key_drift(frames: list[np.ndarray], stab: stabilizer.Stabilizer) -> float:

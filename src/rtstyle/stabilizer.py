@@ -18,13 +18,14 @@ differently:
   when the network draws far more texture than the key carries (a key taken on a black
   frame), and faded in over ``fade`` frames. Where no key can be trusted (new content,
   occlusions), the network's own texture shows, blended with the previous frame's carried
-  one frame (``texture_strength``). Mixing unrelated textures loses energy (an even mix of two keeps
-  half) and resampling takes the finest detail, so the local energy of the texture's finest
-  detail (its Laplacian) is restored (by at most ``max_gain``) to the weighted energy of
-  its sources. Where the keys carry little of the frame for a while (content that turns or
-  deforms: a key's composed flow tears within a few frames there, and the texture is nearly
-  always such a mix), the cap rises towards ``max_gain_uncarried``: the strokes keep their
-  energy rather than fade (texture is the product), for some more flicker.
+  one frame (``texture_strength``). Mixing unrelated textures loses energy (an even mix of
+  two keeps half) and resampling takes the finest detail, so the local energy of the
+  texture's finest detail (its Laplacian) is restored (by at most ``max_gain``) to the
+  weighted energy of its sources. Where the keys carry little of the frame for a while
+  (content that turns or deforms: a key's composed flow tears within a few frames there,
+  and the texture is nearly always such a mix), the cap rises towards
+  ``max_gain_uncarried``: the strokes keep their energy rather than fade (texture is the
+  product), for some more flicker.
 
 Trust is photometric, on the *source* frames: the previous (or key) source frame carried
 by the same flow must match this one (allowing for a change of exposure); pixels coming
@@ -210,8 +211,9 @@ class Stabilizer:
     ``flow_regions``: once the whole flow has found the camera still, match the flow only
     where the picture changed (:func:`~rtstyle.scene.changed_regions`) and take it as 0
     elsewhere, the whole frame again at least every :data:`~rtstyle.scene.FULL_FLOW_EVERY`
-    frames (``False``: always the whole frame). ``flat_static``: flat regions that stay where they are, a letterbox's bars,
-    have no motion (:func:`~rtstyle.scene.static_flat`), whatever DIS spreads into them.
+    frames (``False``: always the whole frame). ``flat_static``: flat regions that stay
+    where they are, a letterbox's bars, have no motion (:func:`~rtstyle.scene.static_flat`),
+    whatever DIS spreads into them.
 
     Each half must see every frame, in order; a frame-size change resets.
     """
@@ -302,7 +304,9 @@ class Stabilizer:
         self._still_for: int | None = None
         self._noise = 0.0
         self._flat_of: tuple[np.ndarray | None, np.ndarray | None] = (None, None)  # a gray frame, where it is flat
-        self._stale = False  # apply found that the network no longer draws the newest key's texture
+        # the id of a key whose texture apply found the network no longer draws (None: none);
+        # by id, as prepare runs ahead of apply in the video path and may have reset since
+        self._stale: int | None = None
 
     # ----------------------------------------------------------------- first half: source only
 
@@ -455,10 +459,10 @@ class Stabilizer:
         self.stats.carried += cover  # (apply counts the blended frames it is averaged over)
         # a still camera keeps a key four times longer: each new key's fade-in is flicker too
         interval = self.key_interval * (4 if quiet else 1)
-        if len(self._keys) == 1 and (self._keys[0].age >= interval or cover < self.key_cover or self._stale):
+        stale = len(self._keys) == 1 and self._stale == self._keys[0].id
+        if len(self._keys) == 1 and (self._keys[0].age >= interval or cover < self.key_cover or stale):
             new = self._new_key(gray)
-            self.stats.stale_keys += self._stale
-            self._stale = False
+            self.stats.stale_keys += stale
         return tuple(views), new, self._gain_cap(cover), texture_flow
 
     def _gain_cap(self, cover: float) -> float:
@@ -501,12 +505,13 @@ class Stabilizer:
             layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
             if layers:
                 high = carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])
-            carried = [warp(e, upscale_flow(f, small)) for _, e, f, _ in layers]  # each layer's energy
-            if motion.keys and self.stale_ratio:
-                holds = resize_to(motion.keys[-1].weight, small, cv2.INTER_AREA)
-                self._stale = self._is_stale(energy, carried[-1], holds)
-            for (_, _, _, weight), carried_energy in zip(layers, carried, strict=True):
-                cell = resize_to(weight, small, cv2.INTER_AREA)
+            # each layer's energy carried to this frame, and its weight, at the low band's size
+            carried = [warp(e, upscale_flow(f, small)) for _, e, f, _ in layers]
+            cells = [resize_to(wt, small, cv2.INTER_AREA) for *_, wt in layers]
+            if motion.keys and self.stale_ratio:  # (the keys are the last layers, the newest last)
+                stale = self._is_stale(energy, carried[-1], cells[-1])
+                self._stale = motion.keys[-1].key if stale else None
+            for cell, carried_energy in zip(cells, carried, strict=True):
                 energy = energy + cell * (carried_energy - energy)
             cap = self.max_gain if motion.max_gain is None else motion.max_gain
             if layers and cap > 1.0:
@@ -534,8 +539,8 @@ class Stabilizer:
         energy of its finest detail, ``fresh`` against the ``key``'s carried to this frame,
         both at the low band's size, over :data:`STALE_FLOOR`) on more than ``stale_cover``
         of the frame, counted where the key holds (``weight``)."""
-        stale = cv2.compare(fresh + STALE_FLOOR, self.stale_ratio * (key + STALE_FLOOR), cv2.CMP_GT)
-        return cv2.mean(weight, stale)[0] * cv2.countNonZero(stale) > self.stale_cover * weight.size
+        stale = fresh + STALE_FLOOR > self.stale_ratio * (key + STALE_FLOOR)
+        return float(weight[stale].sum(dtype=np.float64)) > self.stale_cover * weight.size
 
     def _apply_whole(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
         """The ``fast`` mode: the previous output, carried by the flow, blended into the
