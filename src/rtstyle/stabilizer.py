@@ -65,6 +65,14 @@ DEAD_ZONE_PER_LEVEL = 0.06
 # docs/benchmarks.md, "Texture that does not move")
 PREVIOUS_DEAD_ZONE = 0.5
 STALE_FLOOR = 100.0  # the energy of texture too faint to count, for Stabilizer.stale_ratio
+# a change of the picture that the network draws strokes around, for Stabilizer.reach: a
+# point of the flow's grid whose photometric error is over this many gray levels (noise of
+# sigma 10 on a 320x240 photo: 31 at most, 19 frames against one). A thin pointer on a black terminal counts: its halo is
+# as large as a subtitle's. The mean error over 5x5 points over 15 levels took the swaying
+# leaves of tree.avi too (26.1% -> 31.8% of bare flicker; 27.8% at this) and a pointer on a
+# slide at 240 px (33% -> 42%; 33%); over 45 it missed the pointer (docs/benchmarks.md, "A
+# subtitle's ghost")
+CHANGE_LEVEL = 90
 
 
 @dataclass
@@ -204,7 +212,11 @@ class Stabilizer:
     off): on a uniform frame, the black before a title, the network draws almost no texture
     (its instance norms see no variance), and a key taken there held a flat texture over
     the black for four key intervals where the network now draws its grain (apply finds it,
-    and the next prepare takes the key).
+    and the next prepare takes the key). On a still camera, a key is not trusted within
+    ``reach`` px (of the network's frame) of where the picture differs from the key's (0
+    turns that off): the network's output changes that far around a change (a subtitle, a
+    pointer, someone who walked off), and the key would hold the strokes it drew around
+    what is gone.
     The texture's energy is given back by at most ``max_gain``, and by up to
     ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
     over about ten frames) falls from the first of ``uncarried_cover`` to the second.
@@ -272,6 +284,10 @@ class Stabilizer:
     # network no longer draws")
     stale_ratio: float = 3.0
     stale_cover: float = 0.25
+    # since 2026-12-08: a subtitle gone from a still shot left its halo, the strokes the
+    # network draws around it, held by the key for up to 96 frames (docs/benchmarks.md,
+    # "A subtitle's ghost")
+    reach: float = 20.0
     stats: StabilizerStats = field(default_factory=StabilizerStats, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -281,6 +297,8 @@ class Stabilizer:
             raise ValueError(f"photo_tol and key_tol must be > 0, got {self.photo_tol}, {self.key_tol}")
         if self.band < 2 or self.fade < 1 or self.key_interval < self.fade:
             raise ValueError("need band >= 2, fade >= 1 and key_interval >= fade")
+        if self.reach < 0:
+            raise ValueError(f"reach must be >= 0, got {self.reach}")
         if not 0 <= self.uncarried_cover[1] < self.uncarried_cover[0]:
             raise ValueError(f"uncarried_cover must be (high, low) with high > low >= 0, got {self.uncarried_cover}")
         self._flow = FlowEstimator(self.preset, self.flow_size, self.flow_reduction)
@@ -310,8 +328,13 @@ class Stabilizer:
 
     # ----------------------------------------------------------------- first half: source only
 
-    def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float) -> tuple[np.ndarray, float]:
-        """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error.
+    def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float,
+               reach: float = 0.0) -> tuple[np.ndarray, float]:
+        """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error;
+        the trust 0 within ``reach`` px of where the picture changed (the error over
+        :data:`CHANGE_LEVEL`): the network's output changes that far around
+        a change of its input (a subtitle gone from a still shot: 20 px from its letters the
+        network's strokes still differ by 20 gray levels, 44 at 6-10 px, 12 at 20-30 px).
         A change of exposure is not a change of content: where the frame's mean brightness
         differs from the carried frame's by more than :data:`EXPOSURE_STEP`, the carried
         frame is compared at this frame's brightness too (scaled by the ratio of the means),
@@ -330,6 +353,12 @@ class Stabilizer:
                 photo, error = scaled, scaled_error
         w = cv2.LUT(photo, np.clip(2.0 - np.arange(256, dtype=np.float32) / tol, 0.0, 1.0))
         w *= inside
+        k = round(reach)
+        if k >= 1:
+            changed = (photo > CHANGE_LEVEL).view(np.uint8) & mask
+            if cv2.countNonZero(changed):
+                near = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+                w[near.view(bool)] = 0.0
         return w, error
 
     def _unstrained(self, w: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -403,7 +432,7 @@ class Stabilizer:
         if prev_gray is not None and prev_gray.shape == gray.shape and self.strength > 0.0:
             f_back, w, cut, err = self.trust(gray, prev_gray)
             if not cut:
-                motion = Motion(f_back, w, *self._carry(gray, f_back, err))
+                motion = Motion(f_back, w, *self._carry(gray, f_back, err, self.reach * gray.shape[1] / source.shape[1]))
         if motion is None:
             self._keys, self._cover, self._still_for = [], None, None
             motion = Motion(None, None, (), self._new_key(gray) if self.texture and self.strength > 0 else None)
@@ -415,11 +444,12 @@ class Stabilizer:
         photometric error against the previous one is ``error`` gray levels."""
         return min(self.dead_zone, max(self.dead_zone_min, DEAD_ZONE_PER_LEVEL * error))
 
-    def _carry(self, gray: np.ndarray, f_back: np.ndarray,
-               error: float) -> tuple[tuple[KeyView, ...], int | None, float | None, np.ndarray | None]:
-        """Move the keys on by this frame's flow; the views of them that apply uses; start a
-        new key when the newest is old or covers too little; the cap of the energy given back;
-        the flow that carries the previous frame's texture."""
+    def _carry(self, gray: np.ndarray, f_back: np.ndarray, error: float,
+               reach: float) -> tuple[tuple[KeyView, ...], int | None, float | None, np.ndarray | None]:
+        """Move the keys on by this frame's flow; the views of them that apply uses (on a
+        still camera, none within ``reach`` px of this flow's size of where the picture
+        changed); start a new key when the newest is old or covers too little; the cap of
+        the energy given back; the flow that carries the previous frame's texture."""
         if not self.texture:
             return (), None, None, None
         step = texture_flow = f_back
@@ -447,7 +477,7 @@ class Stabilizer:
         for i, key in enumerate(self._keys):
             key.flow = step + warp(key.flow, step)
             key.age += 1
-            w, _ = self._trust(gray, key.gray, key.flow, self.key_tol)
+            w, _ = self._trust(gray, key.gray, key.flow, self.key_tol, reach if still else 0.0)
             w = self._feathered(self._unstrained(w, key.flow))
             if i == 1:  # the newer of two keys, fading in
                 w *= min(1.0, key.age / self.fade)

@@ -11,6 +11,9 @@
 // the carried key covers less than KEY_COVER of the frame, or when the network draws
 // STALE_RATIO times the texture's energy that the key carries on STALE_COVER of the frame
 // (a key taken on a black frame, on which it draws none), and fades in over FADE frames.
+// On a still camera a key is not trusted within REACH px of where the picture differs from
+// the key's: the network's output changes that far around a change (a subtitle gone), and
+// the key would hold the strokes it drew around what is gone.
 // Where no key holds, the network's own texture shows. While the camera is still (the
 // motion, averaged over frames at each point with weight PERSIST on the past, under STILL px
 // on average), motion under a dead zone does not move a key: on a still camera sub-pixel
@@ -52,6 +55,7 @@ const MAX_GAIN_UNCARRIED = 1.8, UNCARRIED = [0.5, 0.25], COVER_RATE = 0.1;
 const FLAT_VAR = 1, FLAT_WINDOW = 9;
 const DEAD_ZONE_PER_LEVEL = 0.13, DEAD_ZONE_MIN = 0.1;
 const STALE_RATIO = 3, STALE_COVER = 0.25, STALE_FLOOR = 100;
+const REACH = 20, CHANGE_LEVEL = 90;
 
 const clamp = (v, lo, hi) => (v < lo ? lo : v > hi ? hi : v);
 
@@ -463,6 +467,40 @@ function feather(a, w, h) {
   return out;
 }
 
+// Whether each point of the w x h mask a (0 or 1) has a 1 within k px along both axes (a
+// square), by running counts: O(1) a point, whatever k.
+function within(a, w, h, k) {
+  const rows = new Uint8Array(w * h), out = new Uint8Array(w * h), run = new Int32Array(Math.max(w, h) + 1);
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    for (let x = 0; x < w; x++) run[x + 1] = run[x] + a[o + x];
+    for (let x = 0; x < w; x++) rows[o + x] = run[Math.min(w, x + k + 1)] > run[Math.max(0, x - k)] ? 1 : 0;
+  }
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) run[y + 1] = run[y] + rows[y * w + x];
+    for (let y = 0; y < h; y++) out[y * w + x] = run[Math.min(h, y + k + 1)] > run[Math.max(0, y - k)] ? 1 : 0;
+  }
+  return out;
+}
+
+// The trust map t (w x h) set to 0, in place, within r px (a square) of where the picture
+// changed: where diff, the photometric error, is over CHANGE_LEVEL gray levels. The network's
+// output changes that far around a change of its input (as the CLI's stabilizer, which takes
+// a disc).
+function reached(t, diff, w, h, r) {
+  const k = Math.round(r), n = w * h, changed = new Uint8Array(n);
+  if (k < 1) return t;
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    changed[i] = diff[i] > CHANGE_LEVEL ? 1 : 0;
+    any ||= changed[i] === 1;
+  }
+  if (!any) return t;
+  const near = within(changed, w, h, k);
+  for (let i = 0; i < n; i++) if (near[i]) t[i] = 0;
+  return t;
+}
+
 // Across a jump of brightness (the means differ by more than FLASH_STEP, both above
 // FLASH_FLOOR: a flash, which clips what is bright), the darker of `a` and `b` with its gray
 // levels mapped onto the brighter's (their histograms matched), so that the motion and the
@@ -506,6 +544,7 @@ function matchedLevels(a, b) {
 // ratio of the means), and the closer of the two comparisons counts (as the CLI's stabilizer).
 function trustOf(gray, other, flow, w, h, tol) {
   const n = w * h, t = new Float32Array(n), carried = new Float32Array(n), inside = new Uint8Array(n);
+  const diff = new Float32Array(n); // 0 outside the frame
   let sumG = 0, sumC = 0, count = 0, error = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -531,8 +570,9 @@ function trustOf(gray, other, flow, w, h, tol) {
     if (!inside[i]) continue;
     const d = Math.abs((g === 1 ? carried[i] : Math.min(255, carried[i] * g)) - gray[i]);
     t[i] = clamp(2 - d / tol, 0, 1);
+    diff[i] = d;
   }
-  return { trust: t, error: error / n };
+  return { trust: t, error: error / n, diff };
 }
 
 // The texture `fresh` ([3, h, w]) with each layer's texture carried by its flow (bicubic)
@@ -721,7 +761,9 @@ export class PageStabilizer {
       }
       k.flow = moved;
       k.age++;
-      const weight = feather(unstrained(trustOf(gray, k.gray, moved, fw, fh, KEY_TOL).trust, moved, fw, fh), fw, fh);
+      const { trust: t, diff } = trustOf(gray, k.gray, moved, fw, fh, KEY_TOL);
+      if (still) reached(t, diff, fw, fh, REACH * fw / w); // not within the network's reach of a change
+      const weight = feather(unstrained(t, moved, fw, fh), fw, fh);
       if (i === 1) for (let j = 0; j < nf; j++) weight[j] *= Math.min(1, k.age / FADE);
       return { key: k, weight };
     });
