@@ -252,6 +252,26 @@ def test_stabilizer_keeps_texture_sharp_on_a_pan(step):
     assert averaged["sharpness"] < 0.75 * before["sharpness"]
 
 
+def strip_sharpness(frames: list[np.ndarray]) -> float:
+    """The sharpness of the last 12 columns (where ``subpixel_pan`` brings content in),
+    from the tenth frame on."""
+    return float(np.mean([cv2.Laplacian(to_gray(f)[:, -12:].astype(np.float32), cv2.CV_32F).var() for f in frames[10:]]))
+
+
+def test_the_strip_a_pan_brings_in_keeps_its_strokes():
+    """Where a pan brings new content in, no key has it: the texture there is the previous
+    frames' mixed with the network's, and mixing loses energy. There the cap of the energy
+    given back rises as where keys hold on little of the frame (the strip's sharpness 0.92
+    of the network's without that, 1.03 with it)."""
+    src = subpixel_pan(40)
+    bare = swimming_texture(src)
+    kept = {}
+    for cap in (1.8, 1.4):  # (1.4: the cap never rises)
+        stab = stabilizer.Stabilizer(max_gain_uncarried=cap)
+        kept[cap] = strip_sharpness([stab(s, y) for s, y in zip(src, bare, strict=True)]) / strip_sharpness(bare)
+    assert kept[1.8] > 0.97 and kept[1.8] > kept[1.4] + 0.06
+
+
 def turning_scene(n: int, degrees: float = 10.0, seed: int = 7) -> list[np.ndarray]:
     """The picture turning about its centre by ``degrees`` a frame."""
     big = canvas(2 * H, 2 * W, seed)
@@ -267,7 +287,8 @@ def test_where_keys_cannot_hold_the_strokes_keep_their_energy():
     """Content that turns or deforms tears a key's composed flow within a few frames, so
     the texture is nearly always a mix of unrelated strokes, which loses energy: there the
     cap of the energy given back rises (with the fixed cap, the strokes fade). Where keys
-    hold (a pan), the cap stays as it was, bit for bit."""
+    hold (a pan), the frame's cap stays as it was (only the strip the pan brings in, which
+    no key has, gets more: test_the_strip_a_pan_brings_in_keeps_its_strokes)."""
     src = turning_scene(40)
     bare = swimming_texture(src)
     before = metrics(src, bare)
@@ -280,9 +301,9 @@ def test_where_keys_cannot_hold_the_strokes_keep_their_energy():
     assert raised.stats.to_dict()["mean_gain_cap"] > 1.6 and fixed.stats.to_dict()["mean_gain_cap"] == 1.4
     pan = subpixel_pan(40)
     bare = swimming_texture(pan)
-    raised, fixed = temporal.Stabilizer(), temporal.Stabilizer(max_gain_uncarried=1.4)
+    raised = temporal.Stabilizer()
     for s, y in zip(pan, bare, strict=True):
-        np.testing.assert_array_equal(raised(s, y), fixed(s, y))
+        raised(s, y)
     assert raised.stats.to_dict()["mean_gain_cap"] == 1.4
 
 

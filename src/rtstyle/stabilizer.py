@@ -219,7 +219,8 @@ class Stabilizer:
     what is gone.
     The texture's energy is given back by at most ``max_gain``, and by up to
     ``max_gain_uncarried`` (if larger) as the newest key's cover (its mean weight, smoothed
-    over about ten frames) falls from the first of ``uncarried_cover`` to the second.
+    over about ten frames) falls from the first of ``uncarried_cover`` to the second, and
+    cell by cell where no key has the content (the strip a pan brings in).
     ``flow_regions``: once the whole flow has found the camera still, match the flow only
     where the picture changed (:func:`~rtstyle.scene.changed_regions`) and take it as 0
     elsewhere, the whole frame again at least every :data:`~rtstyle.scene.FULL_FLOW_EVERY`
@@ -273,7 +274,8 @@ class Stabilizer:
     # circling camera's teapot 77% -> 96% of the sharpness at 24% -> 31% of bare flicker, a
     # nodding cockatoo 83% -> 93% at 30% -> 35%, the diver 80% -> 93% at 42% -> 50%; where
     # keys hold the same, bit for bit: docs/benchmarks.md, "The restoration's cap follows
-    # the keys")
+    # the keys"); since 2026-12-08 also where no key has the content, the strip a pan brings
+    # in (its sharpness 60-85% -> 81-96% of the network's: "The strip a pan brings in")
     max_gain_uncarried: float = 1.8
     uncarried_cover: tuple[float, float] = (0.5, 0.25)
     strain_tol: float = 0.5
@@ -548,7 +550,15 @@ class Stabilizer:
                 # unrelated textures mixed lose energy (an even mix of two keeps half), and
                 # resampling takes the finest detail: give the texture its energy back
                 gain = np.sqrt((energy + 1.0) / (local_energy(high, small) + 1.0))
-                np.clip(gain, 1.0, cap, out=gain)
+                if motion.keys and self.max_gain_uncarried > cap:
+                    # where no key has the content (the strip a pan brings in: its texture
+                    # is the previous frames' mixed), the cap rises as where keys hold on
+                    # little of the frame (docs/benchmarks.md, "The strip a pan brings in")
+                    had = np.maximum.reduce([inside_mask(v.flow).view(np.uint8) for v in motion.keys])
+                    new = 1.0 - resize_to(had.astype(np.float32), small, cv2.INTER_AREA)
+                    np.clip(gain, 1.0, cap + (self.max_gain_uncarried - cap) * new, out=gain)
+                else:
+                    np.clip(gain, 1.0, cap, out=gain)
                 self.stats.gain_cap += cap
                 gain = resize_to(gain, (h, w))
             else:

@@ -25,7 +25,8 @@
 // mixing and resampling lose some; where the newest key covers under UNCARRIED[0] of the
 // frame (its cover smoothed over frames, COVER_RATE: content that turns or deforms, where
 // keys tear within a few frames and the texture is nearly always a mix), the cap rises,
-// up to MAX_GAIN_UNCARRIED at UNCARRIED[1] and under: the strokes keep their energy.
+// up to MAX_GAIN_UNCARRIED at UNCARRIED[1] and under: the strokes keep their energy. Where no
+// key has the content (the strip a pan brings in), the cap rises so too, cell by cell.
 //
 // Motion: pyramidal Lucas-Kanade on the source frame's gray levels, scaled to about
 // FLOW_SIDE px on the shorter side (but reduced at most MAX_REDUCTION times: on larger
@@ -785,12 +786,13 @@ export class PageStabilizer {
     // then each key's, carried from the key; each mixed in by its weight, in that order
     const layers = [];
     if (this.tex) layers.push({ flow, tex: this.tex, energy: this.energy, weight: trust.map((t) => t * TEXTURE_STRENGTH) });
-    for (const { key: k, weight } of views) layers.push({ flow: k.flow, tex: k.tex, energy: k.energy, weight });
+    for (const { key: k, weight } of views) layers.push({ flow: k.flow, tex: k.tex, energy: k.energy, weight, key: true });
     const tex = mix(high, layers, w, h, f);
     const target = energy.slice(); // what the texture's energy should be, cell by cell
     // and where the network now draws far more texture than the newest key carries (a key
     // taken on a black frame, on which the network draws none): a new key is due
     let stale = 0;
+    const had = new Uint8Array(nl); // whether a key has the content, cell by cell
     for (const layer of layers) {
       const lf = layer.flow, lfy = lf.subarray(nf), newest = layer === layers[layers.length - 1];
       for (let ly = 0; ly < lh; ly++) {
@@ -799,6 +801,7 @@ export class PageStabilizer {
           const du = bilinear(lf, fw, fh, u, v) * f / BAND, dv = bilinear(lfy, fw, fh, u, v) * f / BAND;
           const wt = bilinear(layer.weight, fw, fh, u, v), carried = bilinear(layer.energy, lw, lh, lx + du, ly + dv);
           target[i] += wt * (carried - target[i]);
+          if (layer.key && lx + du >= 0 && ly + dv >= 0 && lx + du <= lw - 1 && ly + dv <= lh - 1) had[i] = 1;
           if (newest && energy[i] + STALE_FLOOR > STALE_RATIO * (carried + STALE_FLOOR)) stale += wt;
         }
       }
@@ -812,8 +815,10 @@ export class PageStabilizer {
     this.cover = this.cover === null ? cover : this.cover + COVER_RATE * (cover - this.cover);
     const uncarried = clamp((UNCARRIED[0] - this.cover) / (UNCARRIED[0] - UNCARRIED[1]), 0, 1);
     const cap = MAX_GAIN + uncarried * Math.max(0, MAX_GAIN_UNCARRIED - MAX_GAIN);
-    const gain = detailEnergy(tex, w, h);
-    for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, cap);
+    // (where no key has the content, the strip a pan brings in, the cap rises as where keys
+    // hold on little)
+    const gain = detailEnergy(tex, w, h), rise = Math.max(0, MAX_GAIN_UNCARRIED - cap);
+    for (let i = 0; i < nl; i++) gain[i] = clamp(Math.sqrt((target[i] + 1) / (gain[i] + 1)), 1, cap + rise * (1 - had[i]));
     compose(outLow, gain, tex, y, w, h, lw, lh);
     this.low = outLow;
     this.tex = tex;
