@@ -65,6 +65,12 @@ DEAD_ZONE_PER_LEVEL = 0.06
 # docs/benchmarks.md, "Texture that does not move")
 PREVIOUS_DEAD_ZONE = 0.5
 STALE_FLOOR = 100.0  # the energy of texture too faint to count, for Stabilizer.stale_ratio
+# the previous frame's texture is not carried from within this many px of the frame's edge
+# (bicubic's reach), where the border is replicated: carried frame after frame, that drew
+# streaks along a pan into the strip it brings in (the last 8 columns' horizontal detail
+# against their vertical, as a share of the network's: 0.50 -> 0.73 on the pan;
+# docs/benchmarks.md, "The strip a pan brings in")
+EDGE_MARGIN = 2.0
 # a change of the picture that the network draws strokes around, for Stabilizer.reach: a
 # point of the flow's grid whose photometric error is over this many gray levels (noise of
 # sigma 10 on a 320x240 photo: 31 at most, 19 frames against one). A thin pointer on a black terminal counts: its halo is
@@ -275,7 +281,8 @@ class Stabilizer:
     # nodding cockatoo 83% -> 93% at 30% -> 35%, the diver 80% -> 93% at 42% -> 50%; where
     # keys hold the same, bit for bit: docs/benchmarks.md, "The restoration's cap follows
     # the keys"); since 2026-12-08 also where no key has the content, the strip a pan brings
-    # in (its sharpness 60-85% -> 81-96% of the network's: "The strip a pan brings in")
+    # in (its sharpness 60-85% -> 81-99% of the network's, with EDGE_MARGIN: "The strip a
+    # pan brings in")
     max_gain_uncarried: float = 1.8
     uncarried_cover: tuple[float, float] = (0.5, 0.25)
     strain_tol: float = 0.5
@@ -533,7 +540,9 @@ class Stabilizer:
             if self.texture_strength > 0 and self._high is not None:
                 # where no key holds: the previous texture, carried one frame, partly kept
                 carry = motion.flow if motion.texture_flow is None else motion.texture_flow
-                layers.append((self._high, self._energy, carry, motion.trust * self.texture_strength))
+                # not from within bicubic's reach of the frame's edge (EDGE_MARGIN)
+                inside = inside_mask(carry, EDGE_MARGIN * carry.shape[1] / w) | ~carry.any(axis=2)  # (0: a copy)
+                layers.append((self._high, self._energy, carry, motion.trust * self.texture_strength * inside))
             layers += [(*self._highs[v.key], v.flow, v.weight) for v in motion.keys]
             if layers:
                 high = carry_texture(high, [(t, f, wt) for t, _, f, wt in layers])

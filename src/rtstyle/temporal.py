@@ -242,10 +242,11 @@ def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LIN
     return cv2.remap(image, _grid(h, w) + flow, None, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
-def inside_mask(flow: np.ndarray) -> np.ndarray:
-    """Where ``x + flow(x)`` lands inside the frame (bool HxW)."""
+def inside_mask(flow: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Where ``x + flow(x)`` lands inside the frame, at least ``margin`` px from its edges
+    (bool HxW)."""
     h, w = flow.shape[:2]
-    return cv2.inRange(_grid(h, w) + flow, (0.0, 0.0), (w - 1.0, h - 1.0)).astype(bool)
+    return cv2.inRange(_grid(h, w) + flow, (margin, margin), (w - 1.0 - margin, h - 1.0 - margin)).astype(bool)
 
 
 def consistency_mask(flow_ab: np.ndarray, flow_ba: np.ndarray, rel: float = 0.01, abs_px: float = 0.5) -> np.ndarray:

@@ -785,7 +785,18 @@ export class PageStabilizer {
     // the texture: the previous frame's carried one frame where trusted (TEXTURE_STRENGTH),
     // then each key's, carried from the key; each mixed in by its weight, in that order
     const layers = [];
-    if (this.tex) layers.push({ flow, tex: this.tex, energy: this.energy, weight: trust.map((t) => t * TEXTURE_STRENGTH) });
+    if (this.tex) {
+      // not from within bicubic's reach (2 px) of the frame's edge, where the border is
+      // repeated: carried frame after frame, that drew streaks into the strip a pan brings in
+      const m = 2 / f, weight = trust.map((t) => t * TEXTURE_STRENGTH);
+      for (let yy = 0; yy < fh; yy++) {
+        for (let xx = 0; xx < fw; xx++) {
+          const j = yy * fw + xx, u = xx + flow[j], v = yy + flow[nf + j];
+          if ((flow[j] || flow[nf + j]) && (u < m || v < m || u > fw - 1 - m || v > fh - 1 - m)) weight[j] = 0;
+        }
+      }
+      layers.push({ flow, tex: this.tex, energy: this.energy, weight });
+    }
     for (const { key: k, weight } of views) layers.push({ flow: k.flow, tex: k.tex, energy: k.energy, weight, key: true });
     const tex = mix(high, layers, w, h, f);
     const target = energy.slice(); // what the texture's energy should be, cell by cell
