@@ -73,11 +73,11 @@ STALE_FLOOR = 100.0  # the energy of texture too faint to count, for Stabilizer.
 EDGE_MARGIN = 2.0
 # a change of the picture that the network draws strokes around, for Stabilizer.reach: a
 # point of the flow's grid whose photometric error is over this many gray levels (noise of
-# sigma 10 on a 320x240 photo: 31 at most, 19 frames against one). A thin pointer on a black terminal counts: its halo is
-# as large as a subtitle's. The mean error over 5x5 points over 15 levels took the swaying
-# leaves of tree.avi too (26.1% -> 31.8% of bare flicker; 27.8% at this) and a pointer on a
-# slide at 240 px (33% -> 42%; 33%); over 45 it missed the pointer (docs/benchmarks.md, "A
-# subtitle's ghost")
+# sigma 10 on a 320x240 photo: 31 at most, 19 frames against one). A thin pointer on a black
+# terminal counts: its halo is as large as a subtitle's. The mean error over 5x5 points over
+# 15 levels took the swaying leaves of tree.avi too (26.1% -> 31.8% of bare flicker; 27.8%
+# at this) and a pointer on a slide at 240 px (33% -> 42%; 33%); over 45 it missed the
+# pointer (docs/benchmarks.md, "A subtitle's ghost")
 CHANGE_LEVEL = 90
 
 
@@ -141,12 +141,14 @@ def make_stabilizer(mode: str = "sharp", strength: float | None = None) -> "Stab
 @dataclass(frozen=True)
 class KeyView:
     """One key as seen from the current frame: the composed flow from this frame to the
-    key frame and the weight of the key's texture (both at the flow resolution; a key
-    being faded in has its weight scaled by how far the fade has gone)."""
+    key frame, the weight of the key's texture (a key being faded in has its weight scaled
+    by how far the fade has gone) and where the flow lands inside the key frame (all at the
+    flow resolution)."""
 
     key: int
     flow: np.ndarray
     weight: np.ndarray
+    inside: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -338,18 +340,21 @@ class Stabilizer:
     # ----------------------------------------------------------------- first half: source only
 
     def _trust(self, gray: np.ndarray, other: np.ndarray, flow: np.ndarray, tol: float,
-               reach: float = 0.0) -> tuple[np.ndarray, float]:
+               reach: float = 0.0, inside: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Trust map of ``flow`` (this frame -> ``other``) and the mean photometric error;
         the trust 0 within ``reach`` px of where the picture changed (the error over
-        :data:`CHANGE_LEVEL`): the network's output changes that far around
-        a change of its input (a subtitle gone from a still shot: 20 px from its letters the
-        network's strokes still differ by 20 gray levels, 44 at 6-10 px, 12 at 20-30 px).
+        :data:`CHANGE_LEVEL`): the network's output changes that far around a change of its
+        input (a subtitle gone from a still shot: 20 px from its letters the network's
+        strokes still differ by 20 gray levels, 44 at 6-10 px, 12 at 20-30 px). ``inside``:
+        where ``flow`` lands inside the frame, if the caller has it.
         A change of exposure is not a change of content: where the frame's mean brightness
         differs from the carried frame's by more than :data:`EXPOSURE_STEP`, the carried
         frame is compared at this frame's brightness too (scaled by the ratio of the means),
         and the closer of the two comparisons counts (a camera's automatic exposure stepping
         by a third reset the stabilizer on every frame of the step: docs/benchmarks.md)."""
-        carried, inside = warp(other, flow), inside_mask(flow)
+        carried = warp(other, flow)
+        if inside is None:  # (where the flow lands inside the frame, if not given)
+            inside = inside_mask(flow)
         photo = cv2.absdiff(gray, carried)
         error = float(photo.mean())
         mask = inside.view(np.uint8)  # (no pixel inside: both means 0, no gain)
@@ -486,11 +491,12 @@ class Stabilizer:
         for i, key in enumerate(self._keys):
             key.flow = step + warp(key.flow, step)
             key.age += 1
-            w, _ = self._trust(gray, key.gray, key.flow, self.key_tol, reach if still else 0.0)
+            inside = inside_mask(key.flow)
+            w, _ = self._trust(gray, key.gray, key.flow, self.key_tol, reach if still else 0.0, inside)
             w = self._feathered(self._unstrained(w, key.flow))
             if i == 1:  # the newer of two keys, fading in
                 w *= min(1.0, key.age / self.fade)
-            views.append(KeyView(key.id, key.flow, w))
+            views.append(KeyView(key.id, key.flow, w, inside))
         if len(self._keys) == 2 and self._keys[1].age >= self.fade:
             self._keys.pop(0)
         new = None
@@ -563,7 +569,7 @@ class Stabilizer:
                     # where no key has the content (the strip a pan brings in: its texture
                     # is the previous frames' mixed), the cap rises as where keys hold on
                     # little of the frame (docs/benchmarks.md, "The strip a pan brings in")
-                    had = np.maximum.reduce([inside_mask(v.flow).view(np.uint8) for v in motion.keys])
+                    had = np.maximum.reduce([v.inside.view(np.uint8) for v in motion.keys])
                     new = 1.0 - resize_to(had.astype(np.float32), small, cv2.INTER_AREA)
                     np.clip(gain, 1.0, cap + (self.max_gain_uncarried - cap) * new, out=gain)
                 else:
